@@ -91,9 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="-", help="alerts JSON Lines, or - for stdout (default)")
     p.add_argument("--deliver", action="store_true", help="really send the alerts")
 
-    p = _add(
-        sub, "test-alert", "alerts:test_alert", "send a sample alert through the notifiers", common
-    )
+    p = _add(sub, "test-alert", "alerts:test_alert", "send a sample alert through the notifiers", common)
     p.add_argument("--notifier", help="only this notifier")
 
     _add(sub, "status", "alerts:status", "pairs, notifiers and feeds in trouble", common)
