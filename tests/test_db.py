@@ -6,6 +6,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,3 +123,51 @@ def test_upgrade_works_from_another_working_directory(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"feeds", "items", "alembic_version"} <= tables
+
+
+def test_read_then_write_transactions_do_not_fail_when_another_writer_commits(sqlite_url: str) -> None:
+    """Two sessions read, then write: with BEGIN IMMEDIATE the second waits instead of 'database is locked'."""
+    first_db = Database.open(sqlite_url)
+    second_db = Database.open(sqlite_url)  # another process, as far as SQLite can tell
+    try:
+        first_db.upgrade()
+        with first_db.session() as session:
+            session.add(Feed(name="F", url="u", current_url="u"))
+        errors: list[BaseException] = []
+        started = threading.Event()
+
+        def writer(db: Database, holder: bool) -> None:
+            try:
+                with db.session() as session:
+                    feed = session.scalars(select(Feed)).one()
+                    if holder:
+                        started.set()
+                        time.sleep(0.3)  # hold the write lock while the other one tries
+                    feed.items_seen += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+        one = threading.Thread(target=writer, args=(first_db, True))
+        one.start()
+        started.wait(5)
+        writer(second_db, False)
+        one.join()
+        assert errors == []
+        with first_db.read_session() as session:
+            assert session.scalars(select(Feed.items_seen)).one() == 2
+    finally:
+        first_db.dispose()
+        second_db.dispose()
+
+
+def test_read_session_does_not_wait_for_a_writer(sqlite_url: str) -> None:
+    db = Database.open(sqlite_url)
+    try:
+        db.upgrade()
+        with db.session() as writing:
+            writing.add(Feed(name="F", url="u", current_url="u"))
+            writing.flush()
+            with db.read_session() as reading:  # would block 10 s on the write lock if IMMEDIATE
+                assert reading.scalars(select(Feed)).all() == []
+    finally:
+        db.dispose()

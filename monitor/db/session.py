@@ -4,6 +4,10 @@ SQLite (the default) is tuned on every new connection: WAL so readers never bloc
 a 10 s busy timeout so concurrent writers wait instead of failing, foreign keys enforced and
 synchronous=NORMAL (safe under WAL). PostgreSQL goes through psycopg 3.
 
+Transactions on SQLite begin IMMEDIATE (the write lock is taken at BEGIN, waiting up to the busy
+timeout) so a read-then-write transaction can never fail with "database is locked" when another
+writer committed in between; `read_session()` begins DEFERRED for pure readers, which never wait.
+
 The schema is owned by Alembic; `upgrade()` applies the migrations shipped inside the package,
 configured in code, so it works from an installed wheel and from any working directory.
 """
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -38,6 +42,7 @@ def _is_memory_sqlite(url: URL) -> bool:
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver stops issuing BEGIN; _begin_sqlite does it
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -46,6 +51,11 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_engine_for(url: str | URL) -> Engine:
@@ -62,6 +72,7 @@ def create_engine_for(url: str | URL) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(parsed, pool_pre_ping=True)
 
@@ -92,6 +103,15 @@ class Database:
                 session.rollback()
                 raise
             session.commit()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it never waits for the write lock. Rolled back."""
+        with self.sessions(bind=self.engine.execution_options(sqlite_begin="DEFERRED")) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply the packaged Alembic migrations up to `revision`."""
