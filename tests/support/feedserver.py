@@ -2,6 +2,7 @@
 
     def test_x(feed_server):
         feed_server.serve("/feed.xml", b"<rss ...>")          # set or change a document at run time
+        feed_server.redirect("/old.xml", "/feed.xml", 301)     # or 302, 307, 308
         url = feed_server.url("/feed.xml")
         ... feed_server.requests[-1].headers["if-none-match"] ...
 
@@ -85,6 +86,7 @@ class Document:
 @dataclass
 class _State:
     documents: dict[str, Document] = field(default_factory=dict)
+    redirects: dict[str, tuple[int, str]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -100,7 +102,9 @@ class FeedServer:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.state = self._state  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="feed-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="feed-server", daemon=True
+        )
         for file in sorted(DATA.rglob("*")):
             if file.is_file():
                 self._serve_file(file)
@@ -154,9 +158,15 @@ class FeedServer:
             self._state.documents[path] = document
         return document
 
+    def redirect(self, path: str, location: str, status: int = 301) -> None:
+        """Answer `path` with a redirect to `location` (a path or a full URL)."""
+        with self._state.lock:
+            self._state.redirects[path] = (status, location)
+
     def remove(self, path: str) -> None:
         with self._state.lock:
             self._state.documents.pop(path, None)
+            self._state.redirects.pop(path, None)
 
     @property
     def requests(self) -> list[Request]:
@@ -227,6 +237,10 @@ class _Handler(BaseHTTPRequestHandler):
         path, query = parts.path, parse_qs(parts.query)
         with self.state.lock:
             document = self.state.documents.get(path)
+            redirect = self.state.redirects.get(path)
+        if redirect is not None:
+            self._redirect(*redirect)
+            return
         if document is not None:
             self._document(document, headers)
             return
