@@ -6,7 +6,7 @@ text.py   clean_text: markup -> one line of plain text
 links.py  canonical_link: tracking parameters and fragments dropped
 """
 
-from monitor.feeds.fetch import FetchLimits, Fetcher, FetchResult, Outcome, Validators, backoff_delay
+from monitor.feeds.fetch import Fetcher, FetchLimits, FetchResult, Outcome, Validators, backoff_delay
 from monitor.feeds.links import canonical_link
 from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.feeds.text import clean_text
