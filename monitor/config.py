@@ -120,7 +120,8 @@ def format_duration(value: timedelta) -> str:
         return f"{round(total * 1000)}ms"
     parts = []
     remaining = int(total)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for unit, size in units if total >= 2 * 86400 else units[1:]:
         count, remaining = divmod(remaining, size)
         if count:
             parts.append(f"{count}{unit}")
@@ -194,6 +195,19 @@ ByteSize = Annotated[int, BeforeValidator(_size), Field(gt=0)]
 # --------------------------------------------------------------------------- countries, URLs, addresses
 
 _EXTRA_COUNTRIES = {"XK": "Kosovo"}  # user-assigned code in wide use, not in ISO 3166-1
+_SHORT_NAMES = {  # where pycountry's name is the formal one
+    "RU": "Russia",
+    "KP": "North Korea",
+    "KR": "South Korea",
+    "SY": "Syria",
+    "VN": "Vietnam",
+    "LA": "Laos",
+    "MD": "Moldova",
+    "VE": "Venezuela",
+    "BO": "Bolivia",
+    "PS": "Palestine",
+    "CD": "DR Congo",
+}
 _COMMON_MISTAKES = {"UK": "GB", "EL": "GR"}
 
 
@@ -202,6 +216,8 @@ def country_name(code: str) -> str | None:
     """'PK' -> 'Pakistan'; None when the code is not ISO 3166-1 alpha-2 (or XK)."""
     if code in _EXTRA_COUNTRIES:
         return _EXTRA_COUNTRIES[code]
+    if code in _SHORT_NAMES:
+        return _SHORT_NAMES[code]
     country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
     if country is None:
         return None
@@ -586,6 +602,9 @@ class Thresholds(_Model):
             raise _invalid("thresholds", "must increase: elevated < high < critical")
         return self
 
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.elevated, self.high, self.critical)
+
 
 class AlertingConfig(_Model):
     half_life: PositiveDuration = timedelta(hours=12)
@@ -599,6 +618,8 @@ class AlertingConfig(_Model):
     back_to_calm: bool = True
     quiet_period: PositiveDuration = timedelta(hours=24)
     min_confidence: float = Field(default=0.3, ge=0, le=1)
+    evidence_window: PositiveDuration = timedelta(hours=24)
+    deescalation_evidence: float = Field(default=2.0, ge=0)
     evidence_window: PositiveDuration = timedelta(
         hours=24
     )  # de-escalation news (and alert evidence) look-back
@@ -711,8 +732,12 @@ def _cross_problems(config: Config) -> list[tuple[Loc, str]]:
     )
     for name, notifier in config.notifiers.items():
         if isinstance(notifier, EmailNotifier) and notifier.password is not None and not notifier.username:
-            problems.append((("notifiers", name, "password_env" if notifier.password_env else "password_file"),
-                             "a password is given but no username"))
+            problems.append(
+                (
+                    ("notifiers", name, "password_env" if notifier.password_env else "password_file"),
+                    "a password is given but no username",
+                )
+            )
     return problems
 
 
@@ -722,7 +747,9 @@ def _raw_cross_problems(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     pairs = data.get("pairs")
     notifiers = data.get("notifiers")
     feed_rows = [
-        (i, f.get("name"), f.get("url")) for i, f in enumerate(feeds if isinstance(feeds, list) else []) if isinstance(f, dict)
+        (i, f.get("name"), f.get("url"))
+        for i, f in enumerate(feeds if isinstance(feeds, list) else [])
+        if isinstance(f, dict)
     ]
     pair_rows: list[tuple[int, Pair | None, Any]] = []
     for i, entry in enumerate(pairs if isinstance(pairs, list) else []):
@@ -744,11 +771,15 @@ def _shared_problems(
     seen_urls: dict[Any, int] = {}
     for i, name, url in feeds:
         if isinstance(name, str) and name in seen_names:
-            problems.append((("feeds", i, "name"), f"duplicate feed name {name!r} (also feeds[{seen_names[name]}])"))
+            problems.append(
+                (("feeds", i, "name"), f"duplicate feed name {name!r} (also feeds[{seen_names[name]}])")
+            )
         elif isinstance(name, str):
             seen_names[name] = i
         if isinstance(url, str) and url.strip() in seen_urls:
-            problems.append((("feeds", i, "url"), f"duplicate feed URL (also feeds[{seen_urls[url.strip()]}])"))
+            problems.append(
+                (("feeds", i, "url"), f"duplicate feed URL (also feeds[{seen_urls[url.strip()]}])")
+            )
         elif isinstance(url, str):
             seen_urls[url.strip()] = i
     seen_pairs: dict[Pair, int] = {}
