@@ -77,7 +77,7 @@ def decay(value: float, elapsed: timedelta, half_life: timedelta) -> float:
     seconds = elapsed.total_seconds()
     if seconds <= 0:
         return value
-    return value * 2.0 ** (-seconds / half_life.total_seconds())
+    return float(value * 2.0 ** (-seconds / half_life.total_seconds()))
 
 
 def judge(excess: float, current: Level, thresholds: tuple[float, float, float], hysteresis: float) -> Level:

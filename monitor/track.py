@@ -1,0 +1,431 @@
+"""The scoring stage: stories -> scores -> pair tension -> alerts in the outbox, in one transaction.
+
+`track(session, settings, classifier, router, now)` works inside the caller's transaction and never
+commits: the caller's `with db.session()` commits the scores, the contributions, the pairs' new state,
+their tension points, and every alert with its pending deliveries together, or none of them.
+
+A story is counted once per pair however many outlets carry it; when its outlet count grows later,
+its contribution grows by the corroboration delta (Story.scored_sources remembers what was counted).
+Running track again at the same `now` changes nothing and writes no alert twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from monitor.alerting import AlertPolicy, Decision, Memory, decide, make_alert
+from monitor.db.models import Item, PairState, Story, StoryScore, TensionContribution, TensionPoint
+from monitor.domain import Alert, Direction, Evidence, Level, Pair, PairScore
+from monitor.tension import (
+    Contribution,
+    PairTension,
+    TensionSettings,
+    Transition,
+    contribution_value,
+    decay,
+    next_due,
+    step,
+)
+
+
+class Reading(Protocol):
+    """What track needs from a classification: one PairScore per pair the story touches."""
+
+    @property
+    def pairs(self) -> Sequence[PairScore]: ...
+
+
+Classifier = Callable[[str, str], Reading]
+Router = Callable[[Pair], Sequence[str]]  # pair -> notifier names
+Enqueue = Callable[[Session, Alert, Sequence[str], datetime], object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackSettings:
+    pairs: tuple[Pair, ...]
+    tension: TensionSettings = field(default_factory=TensionSettings)
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+    feed_weights: Mapping[str, float] = field(default_factory=dict)  # outlet/feed name -> weight
+    max_evidence: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judged:
+    transition: Transition
+    decision: Decision
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackResult:
+    classified: int = 0
+    contributions: int = 0
+    judged: tuple[Judged, ...] = ()  # every transition with the policy's decision (fired or why not)
+    alerts: tuple[Alert, ...] = ()
+    next_due: datetime | None = None  # earliest time a pair could change with no new story
+
+
+def settings_from_config(config: Any) -> TrackSettings:
+    """TrackSettings from a monitor.config.Config (its `pairs`, `feeds` and `alerting`)."""
+    a = config.alerting
+    return TrackSettings(
+        pairs=tuple(p.pair for p in config.pairs),
+        tension=TensionSettings(
+            half_life=a.half_life,
+            baseline_half_life=a.baseline_half_life,
+            thresholds=(a.thresholds.elevated, a.thresholds.high, a.thresholds.critical),
+            hysteresis=a.hysteresis,
+            min_dwell=a.min_dwell,
+            sharp_rise=a.sharp_rise,
+            sharp_rise_window=a.sharp_rise_window,
+            evidence_window=a.evidence_window,
+            quiet_period=a.quiet_period,
+            min_confidence=a.min_confidence,
+        ),
+        policy=AlertPolicy(
+            repeat_interval=a.repeat_interval,
+            back_to_calm=a.back_to_calm,
+            deescalation_evidence=a.deescalation_evidence,
+        ),
+        feed_weights={f.name: f.weight for f in config.feeds},
+    )
+
+
+def _default_enqueue(session: Session, alert: Alert, notifiers: Sequence[str], now: datetime) -> object:
+    from monitor.outbox import enqueue_alert
+
+    return enqueue_alert(session, alert, notifiers, now)
+
+
+def track(
+    session: Session,
+    settings: TrackSettings,
+    classifier: Classifier,
+    router: Router,
+    now: datetime,
+    *,
+    story_ids: Collection[int] | None = None,
+    enqueue: Enqueue = _default_enqueue,
+) -> TrackResult:
+    """Classify new stories, count new and grown ones into their pairs' tension, write alerts.
+
+    `story_ids` limits the work to those stories (the ingest result); None looks for every story
+    not yet classified or grown since it was counted.
+    """
+    wanted = {p.key: p for p in settings.pairs}
+    stories = _candidates(session, story_ids)
+    classified, readings = _classify(session, stories, classifier, now)
+
+    grown = [s for s in stories if s.id not in readings and s.source_count > s.scored_sources]
+    scores = dict(readings)
+    if grown and wanted:
+        scores.update(_stored_scores(session, [s.id for s in grown], wanted))
+    counted = [s for s in stories if s.id in readings or s.source_count > s.scored_sources]
+    per_pair = _contribute(session, counted, scores, wanted, settings)
+    if counted:
+        session.execute(update(Story), [{"id": s.id, "scored_sources": s.source_count} for s in counted])
+
+    judged: list[Judged] = []
+    alerts: list[Alert] = []
+    due: list[datetime] = []
+    rows = {r.pair: r for r in session.scalars(select(PairState).where(PairState.pair.in_(wanted)))}
+    for key, pair in wanted.items():
+        row = rows.get(key)
+        if row is None:
+            row = PairState(pair=key, tension=0.0, baseline=0.0, level=0, state={})
+            session.add(row)
+        state, memory = _load(row)
+        contributions = per_pair.get(key, [])
+        pending = next_due(state, settings.tension)
+        if not contributions and row.updated_at is not None and (pending is None or pending > now):
+            if pending is not None:
+                due.append(pending)
+            continue  # nothing can change: decay is applied lazily at the next step
+        state, transitions = step(pair, state, contributions, now, settings.tension)
+        for t in transitions:
+            decision = decide(t, memory, settings.policy)
+            memory = decision.memory
+            judged.append(Judged(transition=t, decision=decision))
+            if decision.fires:
+                evidence = _evidence(session, t, decision.direction, settings)
+                alert = make_alert(t, decision, evidence)
+                enqueue(session, alert, router(pair), now)
+                alerts.append(alert)
+                row.last_alert_at = alert.at
+                row.last_alert_level = int(alert.level)
+                row.last_alert_direction = alert.direction.value
+        _store(row, state, memory)
+        if contributions or transitions:
+            session.add(
+                TensionPoint(
+                    pair=key, at=now, tension=state.tension, baseline=state.baseline, level=int(state.level)
+                )
+            )
+        pending = next_due(state, settings.tension)
+        if pending is not None:
+            due.append(pending)
+    session.flush()
+    return TrackResult(
+        classified=classified,
+        contributions=sum(len(v) for v in per_pair.values()),
+        judged=tuple(judged),
+        alerts=tuple(alerts),
+        next_due=min(due) if due else None,
+    )
+
+
+# --------------------------------------------------------------------------- stories and scores
+
+
+@dataclass(frozen=True, slots=True)
+class _Story:
+    id: int
+    title: str
+    summary: str
+    at: datetime
+    source_count: int
+    sources: tuple[str, ...]
+    classified: bool
+    scored_sources: int
+
+
+def _candidates(session: Session, story_ids: Collection[int] | None) -> list[_Story]:
+    query = select(
+        Story.id,
+        Story.title,
+        Story.summary,
+        Story.first_published_at,
+        Story.source_count,
+        Story.sources,
+        Story.classified_at,
+        Story.scored_sources,
+    )
+    if story_ids is None:
+        query = query.where(or_(Story.classified_at.is_(None), Story.source_count > Story.scored_sources))
+    elif not story_ids:
+        return []
+    else:
+        query = query.where(Story.id.in_(list(story_ids)))
+    return [
+        _Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), r[6] is not None, r[7])
+        for r in session.execute(query.order_by(Story.id))
+    ]
+
+
+def _classify(
+    session: Session, stories: Iterable[_Story], classifier: Classifier, now: datetime
+) -> tuple[int, dict[int, dict[str, PairScore]]]:
+    """Classify the unclassified stories and store their scores. Returns (count, id -> pair key -> score)."""
+    readings: dict[int, dict[str, PairScore]] = {}
+    score_rows: list[dict[str, Any]] = []
+    for story in stories:
+        if story.classified:
+            continue
+        by_pair: dict[str, PairScore] = {}
+        for rank, ps in enumerate(classifier(story.title, story.summary).pairs):
+            if ps.pair.key in by_pair:
+                continue
+            by_pair[ps.pair.key] = ps
+            score_rows.append(
+                {
+                    "story_id": story.id,
+                    "pair": ps.pair.key,
+                    "rank": rank,
+                    "direction": ps.direction.value,
+                    "score": float(ps.score),
+                    "confidence": float(ps.confidence),
+                    "evidence": list(ps.evidence),
+                }
+            )
+        readings[story.id] = by_pair
+    if score_rows:
+        session.execute(insert(StoryScore), score_rows)
+    if readings:
+        session.execute(update(Story), [{"id": sid, "classified_at": now} for sid in readings])
+    return len(readings), readings
+
+
+def _stored_scores(
+    session: Session, story_ids: list[int], wanted: Mapping[str, Pair]
+) -> dict[int, dict[str, PairScore]]:
+    out: dict[int, dict[str, PairScore]] = defaultdict(dict)
+    query = select(StoryScore).where(StoryScore.story_id.in_(story_ids), StoryScore.pair.in_(list(wanted)))
+    for row in session.scalars(query):
+        out[row.story_id][row.pair] = PairScore(
+            pair=wanted[row.pair],
+            direction=Direction(row.direction),
+            score=row.score,
+            confidence=row.confidence,
+            evidence=tuple(row.evidence or ()),
+        )
+    return out
+
+
+def _contribute(
+    session: Session,
+    stories: list[_Story],
+    scores: Mapping[int, Mapping[str, PairScore]],
+    wanted: Mapping[str, Pair],
+    settings: TrackSettings,
+) -> dict[str, list[Contribution]]:
+    """Add or raise TensionContribution rows; return the deltas per pair key."""
+    values: dict[tuple[str, int], tuple[float, datetime]] = {}
+    for story in stories:
+        weight = max((settings.feed_weights.get(s, 1.0) for s in story.sources), default=1.0)
+        for key, ps in scores.get(story.id, {}).items():
+            if key not in wanted or ps.confidence < settings.tension.min_confidence or ps.score == 0:
+                continue
+            value = contribution_value(
+                score=ps.score, confidence=ps.confidence, outlets=story.source_count, weight=weight
+            )
+            values[(key, story.id)] = (value, story.at)
+    if not values:
+        return {}
+    existing: dict[tuple[str, int], tuple[int, float]] = {}
+    grown_ids = [s.id for s in stories if s.classified]
+    if grown_ids:
+        query = select(
+            TensionContribution.id,
+            TensionContribution.pair,
+            TensionContribution.story_id,
+            TensionContribution.value,
+        ).where(TensionContribution.story_id.in_(grown_ids))
+        for cid, key, sid, value in session.execute(query):
+            existing[(key, sid)] = (cid, value)
+    new_rows: list[dict[str, Any]] = []
+    raised: list[dict[str, Any]] = []
+    per_pair: dict[str, list[Contribution]] = defaultdict(list)
+    for (key, sid), (value, at) in values.items():
+        old = existing.get((key, sid))
+        if old is None:
+            new_rows.append({"pair": key, "story_id": sid, "at": at, "value": value})
+            delta = value
+        else:
+            delta = value - old[1]
+            if delta == 0:
+                continue
+            raised.append({"id": old[0], "value": value})
+        per_pair[key].append(Contribution(story_id=sid, at=at, value=delta))
+    if new_rows:
+        session.execute(insert(TensionContribution), new_rows)
+    if raised:
+        session.execute(update(TensionContribution), raised)
+    return per_pair
+
+
+# --------------------------------------------------------------------------- pair state rows
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _load(row: PairState) -> tuple[PairTension, Memory]:
+    extra: dict[str, Any] = row.state or {}
+    state = PairTension(
+        tension=row.tension or 0.0,
+        baseline=row.baseline or 0.0,
+        level=Level(row.level or 0),
+        level_since=row.level_since,
+        candidate=Level(row.candidate_level) if row.candidate_level is not None else None,
+        candidate_since=row.candidate_since,
+        updated_at=row.updated_at,
+        rises=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("rises", ())),
+        reliefs=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("reliefs", ())),
+        sharp=bool(extra.get("sharp", False)),
+        quiet=bool(extra.get("quiet", True)),
+    )
+    memory = Memory(
+        level=Level(int(extra.get("told", 0))),
+        at=row.last_alert_at,
+        direction=Direction(row.last_alert_direction) if row.last_alert_direction else None,
+        tension=float(extra.get("told_tension", 0.0)),
+    )
+    return state, memory
+
+
+def _store(row: PairState, state: PairTension, memory: Memory) -> None:
+    row.tension = state.tension
+    row.baseline = state.baseline
+    row.level = int(state.level)
+    row.level_since = state.level_since
+    row.candidate_level = int(state.candidate) if state.candidate is not None else None
+    row.candidate_since = state.candidate_since
+    row.updated_at = state.updated_at
+    row.state = {
+        "rises": [[at.isoformat(), v] for at, v in state.rises],
+        "reliefs": [[at.isoformat(), v] for at, v in state.reliefs],
+        "sharp": state.sharp,
+        "quiet": state.quiet,
+        "told": int(memory.level),
+        "told_tension": memory.tension,
+    }
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def _evidence(
+    session: Session, t: Transition, direction: Direction, settings: TrackSettings
+) -> tuple[Evidence, ...]:
+    """The stories that moved the pair most in the evidence window, in the alert's direction."""
+    since = t.at - settings.tension.evidence_window
+    sign = 1.0 if direction is Direction.ESCALATION else -1.0
+    query = (
+        select(TensionContribution.story_id, TensionContribution.at, TensionContribution.value)
+        .where(TensionContribution.pair == t.pair.key, TensionContribution.at >= since)
+        .where(TensionContribution.value > 0 if sign > 0 else TensionContribution.value < 0)
+    )
+    weighted = [
+        (decay(abs(value), t.at - at, settings.tension.half_life), sid)
+        for sid, at, value in session.execute(query)
+    ]
+    top = [sid for _, sid in sorted(weighted, reverse=True)[: settings.max_evidence]]
+    if not top:
+        return ()
+    stories = {s.id: s for s in session.scalars(select(Story).where(Story.id.in_(top)))}
+    scores = {
+        s.story_id: s
+        for s in session.scalars(
+            select(StoryScore).where(StoryScore.story_id.in_(top), StoryScore.pair == t.pair.key)
+        )
+    }
+    keys: dict[int, str] = {}
+    for sid, key in session.execute(
+        select(Item.story_id, Item.key).where(Item.story_id.in_(top)).order_by(Item.id.desc())
+    ):
+        assert sid is not None
+        keys[sid] = key  # the lowest item id wins: the story's first item
+    out = []
+    for sid in top:
+        story = stories[sid]
+        score = scores.get(sid)
+        out.append(
+            Evidence(
+                id=keys.get(sid, f"story-{sid}"),
+                title=story.title,
+                sources=tuple(story.sources or ()),
+                published=story.first_published_at,
+                link=story.link,
+                score=score.score if score else 0.0,
+                confidence=score.confidence if score else 0.0,
+                phrases=tuple(score.evidence or ()) if score else (),
+            )
+        )
+    return tuple(out)
+
+
+def judged_summary(result: TrackResult) -> list[str]:
+    """One line per judged transition, for logs: 'IR-PK calm -> high: first' or '...: suppressed: why'."""
+    lines = []
+    for j in result.judged:
+        t, d = j.transition, j.decision
+        label = d.reason.value if d.reason else d.why
+        lines.append(f"{t.pair.key} {t.change.value} {t.old_level.label} -> {t.new_level.label}: {label}")
+    return lines
