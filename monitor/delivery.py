@@ -54,7 +54,7 @@ class RetryPolicy:
 
     def backoff(self, attempts: int) -> timedelta:
         """Delay after the `attempts`-th failed attempt: initial, 2x, 4x, ... capped at backoff_max."""
-        factor = 2 ** min(max(attempts - 1, 0), 30)
+        factor = 1 << min(max(attempts - 1, 0), 30)
         return min(self.backoff_initial * factor, self.backoff_max)
 
 

@@ -15,7 +15,10 @@ from monitor.notify.slack import SlackNotifier
 from monitor.notify.webhook import WebhookNotifier
 
 if TYPE_CHECKING:
-    from monitor.config import Config, NotifierConfig
+    from monitor.config import Config
+    from monitor.config import EmailNotifier as EmailConfig
+    from monitor.config import SlackNotifier as SlackConfig
+    from monitor.config import WebhookNotifier as WebhookConfig
 
 __all__ = [
     "DeliveryError",
@@ -35,7 +38,9 @@ def renderer_for(config: Config) -> Renderer:
     return Renderer(timezone=config.timezone, templates_dir=templates_dir)
 
 
-def build_notifier(name: str, spec: NotifierConfig, renderer: Renderer) -> Notifier:
+def build_notifier(
+    name: str, spec: EmailConfig | SlackConfig | WebhookConfig, renderer: Renderer
+) -> Notifier:
     """One configured notifier. Secrets are revealed here (SecretError names the reference if unset)."""
     from monitor import config as cfg
 

@@ -284,7 +284,7 @@ def start_http_receiver() -> tuple[HttpReceiver, threading.Thread]:
     server.daemon_threads = True
     receiver = HttpReceiver(server=server)
     box.append(receiver)
-    thread = threading.Thread(target=server.serve_forever, name="http-receiver", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="http-receiver", daemon=True)
     thread.start()
     return receiver, thread
 
