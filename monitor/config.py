@@ -618,8 +618,6 @@ class AlertingConfig(_Model):
     back_to_calm: bool = True
     quiet_period: PositiveDuration = timedelta(hours=24)
     min_confidence: float = Field(default=0.3, ge=0, le=1)
-    evidence_window: PositiveDuration = timedelta(hours=24)
-    deescalation_evidence: float = Field(default=2.0, ge=0)
     evidence_window: PositiveDuration = timedelta(
         hours=24
     )  # de-escalation news (and alert evidence) look-back
