@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from monitor.clock import Clock
 from monitor.db.models import AlertRow, Delivery
 from monitor.notify.base import DeliveryError, Notifier, one_line
 from monitor.outbox import FAILED, PENDING, SENDING, SENT, alert_from_row
@@ -130,11 +129,12 @@ async def deliver_due_with(
 ) -> DeliveryReport:
     started = time.monotonic()
 
-    def clock() -> datetime:
-        # `now` plus the time spent in this call: a fake clock stays fake, a real one stays real.
-        return now + timedelta(seconds=time.monotonic() - started)
+    def elapsed() -> timedelta:
+        # Time spent in this call so far: a claim's lease runs from the real moment of the claim,
+        # while every recorded time (sent_at, next_attempt_at) is the `now` the caller gave.
+        return timedelta(seconds=time.monotonic() - started)
 
-    with db.session() as session:
+    with db.read_session() as session:
         rows = session.execute(
             select(Delivery.id, Delivery.notifier)
             .where(due_condition(now))
@@ -147,7 +147,7 @@ async def deliver_due_with(
         if notifier is None:
             counts["skipped"] += 1
             continue
-        result = await deliver_one(db, notifier, policy, delivery_id, clock, worker_id)
+        result = await deliver_one(db, notifier, policy, delivery_id, now, worker_id, elapsed())
         counts[result] += 1
     return DeliveryReport(due=len(rows), **counts)
 
@@ -169,14 +169,15 @@ async def deliver_one(
     notifier: Notifier,
     policy: RetryPolicy,
     delivery_id: int,
-    clock: Clock,
+    now: datetime,
     worker_id: str,
+    late: timedelta = timedelta(0),
 ) -> str:
     """Claim, send and record one row. Returns sent, retrying, failed or lost."""
     lease = lease_for(notifier)
-    if not claim(db, delivery_id, clock(), worker_id, lease):
+    if not claim(db, delivery_id, now, worker_id, lease + late):
         return "lost"
-    with db.session() as session:
+    with db.read_session() as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         alert_row = session.get(AlertRow, delivery.alert_id)
@@ -195,7 +196,6 @@ async def deliver_one(
         log.exception("notifier %s crashed on alert %s", notifier.name, alert.uid)
         error = DeliveryError(f"{notifier.name}: internal error {type(exc).__name__}", permanent=False)
         del exc
-    now = clock()
     mine = and_(Delivery.id == delivery_id, Delivery.claimed_by == worker_id, Delivery.status == SENDING)
     if error is None:
         values: dict[str, object] = {
