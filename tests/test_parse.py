@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.feeds.parse import canonical_link, clean_text, parse_feed
+from monitor.feeds import parse as parse_module
+from monitor.feeds.fastpath import read_plain_feed
+from monitor.feeds.parse import ParsedFeed, canonical_link, clean_text, parse_feed
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 XML = {"content-type": "application/xml"}
@@ -412,3 +414,61 @@ def _atom(entries: str) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
         f"<title>A</title><id>urn:feed</id><updated>2026-02-01T00:00:00Z</updated>{entries}</feed>"
     ).encode()
+
+
+# -- the fast reader agrees with feedparser
+
+
+def _through_feedparser(monkeypatch: pytest.MonkeyPatch, body: bytes, url: str) -> ParsedFeed:
+    with monkeypatch.context() as patch:
+        patch.setattr(parse_module, "read_plain_feed", lambda body, headers: None)
+        return parse_feed(body, XML, url)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "real_news/bbc_news_world.rss.xml",
+        "real_news/aljazeera_all.rss.xml",
+        "real_news/dawn_world.rss.xml",
+        "real_news/nyt_world.rss.xml",
+        "real_news/talkingpointsmemo_all.atom.xml",
+        "odd_real_world/pcmag_feedburner_illegally_nested.rss.xml",
+        "odd_real_world/guid_dupes.xml",
+        "odd_real_world/invalid_characters_gzipped.xml.gz",
+    ],
+)
+def test_the_fast_reader_gives_the_same_entries_as_feedparser(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    body = load(path)
+    assert read_plain_feed(body, XML) is not None  # these well-formed feeds take the fast path
+
+    fast = parse_feed(body, XML, "https://feeds.example.org/world")
+    slow = _through_feedparser(monkeypatch, body, "https://feeds.example.org/world")
+
+    assert fast.title == slow.title
+    assert fast.entries == slow.entries
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (
+            _rss("<item><title>x</title></item>"),
+            {"content-type": "application/rss+xml; charset=windows-1251"},
+        ),
+        (b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel></channel></rss>', XML),
+        (
+            b'<!DOCTYPE rss [<!ENTITY a "b">]><rss version="2.0"><channel><item><title>&a;</title></item></channel></rss>',
+            XML,
+        ),
+        (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"></rdf:RDF>', XML),
+        (b"\xef\xbb\xbf<rss version='2.0'><channel/></rss>", XML),
+        (b"<rss version='2.0'><channel><item><title>a & b</title></item></channel></rss>", XML),
+        (b'<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel/></rss>', XML),
+    ],
+    ids=["http-charset", "latin1-declared", "doctype", "rdf", "bom", "not-well-formed", "namespaced-rss"],
+)
+def test_the_fast_reader_leaves_anything_unusual_to_feedparser(body: bytes, headers: dict[str, str]) -> None:
+    assert read_plain_feed(body, headers) is None

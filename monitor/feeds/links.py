@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only say who sent the reader (click ids, campaign tags, feed markers).
@@ -16,6 +17,8 @@ TRACKING_PARAMS = frozenset(
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Lower-case scheme and host, no port, userinfo, query or fragment: nothing to change.
+_ALREADY_CANONICAL = re.compile(r"https?://[a-z0-9.-]+/[^?#\s]*\Z")
 
 
 def _is_tracking(name: str) -> bool:
@@ -30,6 +33,8 @@ def canonical_link(url: str) -> str:
     Other parameters keep their order. A non-HTTP or unparsable link is returned stripped.
     """
     text = url.strip()
+    if _ALREADY_CANONICAL.match(text):
+        return text
     try:
         parts = urlsplit(text)
         port = parts.port

@@ -1,5 +1,8 @@
 """Parse fetched feed bytes into clean `Entry` values with feedparser.
 
+Plain well-formed UTF-8 RSS 2.0 and Atom documents are read by a faster reader (fastpath.py) that
+yields the same entries; everything else goes to feedparser.
+
 feedparser is given the bytes and the response headers (so an HTTP charset is honoured), never a
 URL or a path. RSS 0.9x/1.0/2.0 and Atom. A malformed feed that still yields entries keeps them and
 reports a `warning`; a body that yields none (an HTML page, an empty 200, garbage) reports an `error`.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +21,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitor.domain import Entry
+from monitor.feeds.fastpath import RawEntry, read_plain_feed
 from monitor.feeds.links import canonical_link
 from monitor.feeds.text import clean_text, excerpt
 
@@ -48,6 +52,11 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     lowered = {k.lower(): v for k, v in headers.items()}
     passed = {name: lowered[name] for name in PASSED_HEADERS if name in lowered}
     passed["content-location"] = urljoin(url, lowered.get("content-location", url))
+    plain = read_plain_feed(body, passed)
+    if plain is not None and plain.entries:
+        return ParsedFeed(
+            entries=_entries(plain.entries, passed["content-location"]), title=clean_text(plain.title) or None
+        )
     try:
         parsed = feedparser.parse(
             io.BytesIO(body), response_headers=passed, sanitize_html=False, resolve_relative_uris=False
@@ -64,7 +73,21 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         return ParsedFeed(entries=(), title=None, error=error)
 
     base = passed["content-location"]
-    entries = tuple(e for e in (_entry(raw, base) for raw in raw_entries) if e is not None)
+    entries = _entries(
+        (
+            RawEntry(
+                title=str(raw.get("title") or ""),
+                link=str(raw.get("link") or ""),
+                guid=str(raw.get("id") or ""),
+                summary=_summary_markup(raw),
+                published=raw.get("published_parsed"),
+                updated=raw.get("updated_parsed"),
+                base=None,
+            )
+            for raw in raw_entries
+        ),
+        base,
+    )
     warning = None
     if parsed.get("bozo"):
         warning = (
@@ -73,24 +96,31 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     return ParsedFeed(entries=entries, title=title, warning=warning)
 
 
-def _entry(raw: Any, base: str) -> Entry | None:
-    title = clean_text(str(raw.get("title") or ""))
-    link_text = str(raw.get("link") or "").strip()
+def _entries(raws: Iterable[RawEntry], base: str) -> tuple[Entry, ...]:
+    return tuple(e for e in (_entry(raw, base) for raw in raws) if e is not None)
+
+
+def _entry(raw: RawEntry, base: str) -> Entry | None:
+    title = clean_text(raw.title)
+    link_text = raw.link.strip()
     if not title and not link_text:
         return None
-    summary = clean_text(_summary_markup(raw))
+    summary = clean_text(raw.summary)
     if not title:
         title = excerpt(summary, TITLE_FROM_SUMMARY_LIMIT)
         if not title:
             return None  # a bare link: nothing to read or classify
-    guid = str(raw.get("id") or "").strip() or None
     return Entry(
-        guid=guid,
-        link=canonical_link(urljoin(base, link_text)) if link_text else None,
+        guid=raw.guid.strip() or None,
+        link=canonical_link(_absolute(base, link_text)) if link_text else None,
         title=title,
         summary=excerpt(summary, SUMMARY_LIMIT),
-        published=_when(raw.get("published_parsed")) or _when(raw.get("updated_parsed")),
+        published=_when(raw.published) or _when(raw.updated),
     )
+
+
+def _absolute(base: str, link: str) -> str:
+    return link if link.startswith(("https://", "http://")) else urljoin(base, link)
 
 
 def _summary_markup(raw: Any) -> str:
