@@ -815,7 +815,7 @@ _Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|F
 class _Document:
     data: Any
     lines: dict[Loc, int]  # key path -> 1-based line of the key (or list item)
-    errors: list[str]
+    errors: list[tuple[int, str]]  # (line, message): duplicate keys and the like
 
 
 def _read_document(text: str, path: Path) -> _Document:
@@ -823,7 +823,7 @@ def _read_document(text: str, path: Path) -> _Document:
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
-        errors: list[str] = []
+        errors: list[tuple[int, str]] = []
         data = _build(loader, node, (), lines, errors, path) if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -839,28 +839,34 @@ def _read_document(text: str, path: Path) -> _Document:
 
 
 def _build(
-    loader: _Loader, node: yaml.Node, loc: Loc, lines: dict[Loc, int], errors: list[str], path: Path
+    loader: _Loader,
+    node: yaml.Node,
+    loc: Loc,
+    lines: dict[Loc, int],
+    errors: list[tuple[int, str]],
+    path: Path,
 ) -> Any:
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys; merged ones come first
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 errors.append(
-                    f"{path}:{key_node.start_mark.line + 1}: {_dotted(loc) or 'top level'}: keys must be plain words"
+                    (key_line, f"{path}:{key_line}: {_dotted(loc) or 'top level'}: keys must be plain words")
                 )
                 continue
             key = str(loader.construct_object(key_node))
-            key_line = key_node.start_mark.line + 1
-            if key in out:
-                errors.append(
-                    f"{path}:{key_line}: {_dotted((*loc, key))}: duplicate key (first at line {first_line[key]})"
-                )
-                continue
-            first_line[key] = key_line
-            lines[(*loc, key)] = key_line
+            if id(key_node) in explicit:
+                if key in first_line:
+                    where = f"{path}:{key_line}: {_dotted((*loc, key))}"
+                    errors.append((key_line, f"{where}: duplicate key (first at line {first_line[key]})"))
+                    continue
+                first_line[key] = key_line
+            lines[(*loc, key)] = key_line  # an explicit key overrides one merged from an anchor
             out[key] = _build(loader, value_node, (*loc, key), lines, errors, path)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -1023,14 +1029,24 @@ def _message(error: Mapping[str, Any], loc: Loc, model: type[BaseModel] | None) 
     if kind == "union_tag_invalid":
         tag = str(error.get("ctx", {}).get("tag", ""))
         return f"unknown notifier type {tag!r}{_did_you_mean(tag, list(NOTIFIER_TYPES))} (one of: {', '.join(NOTIFIER_TYPES)})"
+    bounds = {
+        "greater_than": "more than {gt}",
+        "greater_than_equal": "at least {ge}",
+        "less_than": "less than {lt}",
+        "less_than_equal": "at most {le}",
+    }
+    if kind in bounds:
+        return "must be " + bounds[kind].format(**error.get("ctx", {}))
+    if kind == "too_short":
+        return "must not be empty" if error.get("ctx", {}).get("min_length") == 1 else str(error["msg"])
     if kind == "literal_error":
         return f"must be {error.get('ctx', {}).get('expected', '')}"
     msg = str(error["msg"])
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def _format_errors(errors: list[tuple[Loc, Loc, str]], doc: _Document, path: Path) -> list[str]:
-    """(data path, display path, message) -> sorted 'path:line: key: message' lines."""
+def _format_errors(errors: list[tuple[Loc, Loc, str]], doc: _Document, path: Path) -> list[tuple[int, str]]:
+    """(data path, display path, message) -> (line, 'path:line: key: message')."""
     out: list[tuple[int, str]] = []
     for found, shown, message in errors:
         line = doc.lines.get(found, 1)
@@ -1040,8 +1056,11 @@ def _format_errors(errors: list[tuple[Loc, Loc, str]], doc: _Document, path: Pat
                 break
         where = f"{_dotted(shown)}: " if shown else ""
         out.append((line, f"{path}:{line}: {where}{message}"))
-    out.sort(key=lambda pair: pair[0])
-    return [text for _, text in out]
+    return out
+
+
+def _by_line(problems: list[tuple[int, str]]) -> ConfigError:
+    return ConfigError([text for _, text in sorted(problems, key=lambda pair: pair[0])])
 
 
 # --------------------------------------------------------------------------- entry points
@@ -1075,16 +1094,14 @@ def load_config(path: Path) -> Config:
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {err.start})") from None
     return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path = Path("<memory>")) -> Config:
     """Validate YAML text as if read from `path` (relative paths in it resolve against path's folder)."""
     doc = _read_document(text, path)
-    if doc.errors:
-        raise ConfigError(doc.errors)
-    if doc.data is None:
+    if doc.data is None and not doc.errors:
         raise ConfigError(f"{path}:1: the config is empty: expected keys like feeds: and pairs:")
     if not isinstance(doc.data, dict):
         raise ConfigError(
@@ -1101,8 +1118,11 @@ def parse_config(text: str, path: Path = Path("<memory>")) -> Config:
             model = _model_at(loc[:-1]) if error["type"] == "extra_forbidden" else None
             located.append((found, shown, _message(error, shown, model)))
         located.extend((loc, loc, msg) for loc, msg in _raw_cross_problems(doc.data))
-        raise ConfigError(_format_errors(located, doc, path)) from None
+        raise _by_line(doc.errors + _format_errors(located, doc, path)) from None
     except _CrossCheckFailed as err:
-        raise ConfigError(_format_errors([(loc, loc, msg) for loc, msg in err.problems], doc, path)) from None
+        located = [(loc, loc, msg) for loc, msg in err.problems]
+        raise _by_line(doc.errors + _format_errors(located, doc, path)) from None
+    if doc.errors:
+        raise _by_line(doc.errors)
     config._lines = doc.lines
     return config
