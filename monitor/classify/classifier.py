@@ -1,0 +1,213 @@
+"""classify(title, summary) -> Classification: the lexicon reads the events, the linear model arbitrates the
+direction, the gazetteer finds the actors and pair attribution ties them to the deciding event."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from monitor.classify import events, lexicon, model, pairs
+from monitor.classify.events import Hit, Reading
+from monitor.classify.pairs import Actor, Attribution
+from monitor.domain import Direction, Pair, PairScore
+
+LEXICON_THRESHOLD = 0.4  # |net| below this: the lexicon alone reads "neutral"
+HEDGED_CONFIDENCE = 0.8
+
+
+class MentionLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class ActorFinder(Protocol):
+    def find(self, text: str) -> Sequence[MentionLike]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    pair: Pair | None
+    direction: Direction  # NEUTRAL when pair is None
+    score: float  # > 0 escalation, < 0 de-escalation, magnitude 0..10
+    confidence: float  # 0..1
+    event_direction: Direction
+    evidence: tuple[str, ...]
+    pairs: tuple[PairScore, ...]  # every pair found, headline's first
+
+    def to_json(self, id: object) -> dict[str, object]:
+        """Exactly one output object of `monitor classify`."""
+        return {
+            "id": id,
+            "pair": self.pair.as_list() if self.pair else None,
+            "direction": self.direction.value,
+            "score": self.score,
+            "confidence": self.confidence,
+            "event_direction": self.event_direction.value,
+            "evidence": list(self.evidence),
+            "pairs": [
+                {"pair": p.pair.as_list(), "direction": p.direction.value, "score": p.score} for p in self.pairs
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything the classifier saw, for `monitor explain` and `monitor eval`."""
+
+    reading: Reading
+    actors: tuple[Actor, ...]
+    parties: tuple[Actor, ...]
+    probabilities: tuple[float, float, float] | None  # escalation, de-escalation, neutral
+    lexicon_direction: Direction
+    deciding: Hit | None
+    attributions: tuple[tuple[Attribution, Hit | None], ...]
+    result: Classification
+
+
+@functools.cache
+def _gazetteer(lang: str) -> ActorFinder:
+    from monitor.classify.actors import Gazetteer
+
+    finder: ActorFinder = Gazetteer.load(lang=lang)
+    return finder
+
+
+def warm(lang: str = "en") -> None:
+    """Load every data file now (start-up), not on the first item."""
+    lexicon.load(lang)
+    model.load(lang)
+    _gazetteer(lang)
+
+
+def _sign(direction: Direction) -> float:
+    return 1.0 if direction is Direction.ESCALATION else -1.0 if direction is Direction.DE_ESCALATION else 0.0
+
+
+def _direction_of(value: float) -> Direction:
+    if value > LEXICON_THRESHOLD:
+        return Direction.ESCALATION
+    if value < -LEXICON_THRESHOLD:
+        return Direction.DE_ESCALATION
+    return Direction.NEUTRAL
+
+
+def _round(x: float) -> float:
+    return round(x, 3)
+
+
+def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
+    lx = lexicon.load(lang)
+    reading = events.read(lx, title, summary)
+    finder = _gazetteer(lang)
+    actors: list[Actor] = []
+    for seg in reading.segments:
+        for m in finder.find(seg.text):
+            actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start))
+    found = pairs.parties(actors, reading.cues)
+
+    lexicon_direction = _direction_of(reading.net)
+    lm = model.load(lang)
+    probabilities: tuple[float, float, float] | None = None
+    if lm is not None:
+        combined = [0.0, 0.0, 0.0]
+        total = 0.0
+        for seg in reading.segments[:2]:
+            if not seg.tokens:
+                continue
+            seg_scores = lm.scores(model.features(reading, seg.index))
+            combined = [c + seg.weight * s for c, s in zip(combined, seg_scores, strict=True)]
+            total += seg.weight
+        p = model.softmax([c / total for c in combined] if total else lm.bias_scores())
+        probabilities = (p[0], p[1], p[2])
+        best = max(range(3), key=lambda k: p[k])
+        event_direction = model.CLASSES[best]
+        confidence = p[best]
+    else:
+        event_direction = lexicon_direction
+        confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
+
+    sign = _sign(event_direction)
+    decisive = [h for h in reading.hits if h.value * sign > 0]
+    deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None
+    if deciding is not None and deciding.hedged:
+        confidence *= HEDGED_CONFIDENCE
+    magnitude = min(10.0, sum(abs(h.value) for h in decisive)) if decisive else 0.0
+    if event_direction is not Direction.NEUTRAL and magnitude < 1.0:
+        magnitude = 1.0 + 4.0 * max(0.0, confidence - 0.5)
+    score = sign * magnitude
+
+    # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
+    ordered = sorted(
+        (h for h in reading.hits if h.segment <= 1 and not h.background),
+        key=lambda h: (h is not deciding, h.segment, h.first),
+    )
+    if deciding is not None and deciding.segment > 1:
+        ordered.insert(0, deciding)
+    attributions: list[tuple[Attribution, Hit | None]] = []
+    seen: set[Pair] = set()
+    for h in ordered:
+        at = pairs.for_hit(h, found, reading.cues)
+        if at is not None and at.pair not in seen:
+            seen.add(at.pair)
+            attributions.append((at, h))
+    if not attributions:
+        for segment in (0, 1):
+            at = pairs.for_segment(segment, found, reading.cues)
+            if at is not None:
+                attributions.append((at, None))
+                break
+
+    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
+    pair_scores: list[PairScore] = []
+    if keep_pairs:
+        for i, (at, hit) in enumerate(attributions):
+            if i == 0:
+                direction, value = event_direction, score
+            else:
+                own = sum(h.value for h in reading.hits if h is hit)
+                direction = _direction_of(own)
+                value = max(-10.0, min(10.0, own))
+            evidence = (hit.surface,) if hit is not None else ()
+            pair_scores.append(
+                PairScore(
+                    pair=at.pair,
+                    direction=direction,
+                    score=_round(value),
+                    confidence=_round(confidence),
+                    evidence=evidence,
+                )
+            )
+    primary = pair_scores[0] if pair_scores else None
+    evidence = tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
+    result = Classification(
+        pair=primary.pair if primary else None,
+        direction=primary.direction if primary else Direction.NEUTRAL,
+        score=_round(score),
+        confidence=_round(confidence),
+        event_direction=event_direction,
+        evidence=evidence,
+        pairs=tuple(pair_scores),
+    )
+    return Analysis(
+        reading=reading,
+        actors=tuple(actors),
+        parties=tuple(found),
+        probabilities=probabilities,
+        lexicon_direction=lexicon_direction,
+        deciding=deciding,
+        attributions=tuple(attributions),
+        result=result,
+    )
+
+
+def classify(title: str, summary: str = "") -> Classification:
+    """Classify one news item. Loads its data once per process; safe to call from several threads."""
+    return analyse(title, summary).result

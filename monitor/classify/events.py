@@ -1,0 +1,216 @@
+"""Event hits in context: which lexicon phrases occur where, and how negation, modality, background
+clauses and discourse position weigh them. Pure functions over one item's text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
+from monitor.classify.text import PUNCTUATION, Token, content, sentences, tokenize
+from monitor.domain import Direction
+
+T = TypeVar("T")
+
+# Discourse position: the headline and lead decide, later sentences only nudge.
+HEADLINE_WEIGHT = 1.0
+POSITION_WEIGHTS = (0.8, 0.3)  # summary sentence 1 (the lead), sentence 2
+LATER_WEIGHT = 0.1
+BACKGROUND_FACTOR = 0.25
+MODALITY_FACTOR = 0.7
+NEGATION_FACTOR = -0.3  # "rules out strikes" leans slightly the other way
+NEUTRAL_DOMAIN_FACTOR = 0.05  # sport, culture, trade figures, disasters
+NEGATION_WINDOW = 3
+MODALITY_WINDOW = 8
+PAST_WINDOW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The headline (index 0) or one summary sentence (index 1..)."""
+
+    index: int
+    text: str
+    tokens: tuple[Token, ...]  # content tokens (fillers dropped)
+    weight: float
+
+    @property
+    def role(self) -> str:
+        return "headline" if self.index == 0 else ("lead" if self.index == 1 else f"sentence {self.index}")
+
+
+@dataclass(frozen=True, slots=True)
+class CueHit:
+    cue: Cue
+    segment: int
+    first: int  # content-token indices, inclusive
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One event phrase found in the text, with the context that weighs it."""
+
+    phrase: Phrase
+    surface: str
+    segment: int
+    first: int
+    last: int
+    negated: bool
+    hedged: bool
+    background: bool
+    neutralised: bool
+    position: float
+
+    @property
+    def weight(self) -> float:
+        w = self.position
+        if self.background:
+            w *= BACKGROUND_FACTOR
+        if self.hedged:
+            w *= MODALITY_FACTOR
+        if self.neutralised:
+            w *= NEUTRAL_DOMAIN_FACTOR
+        if self.negated:
+            w *= NEGATION_FACTOR
+        return w
+
+    @property
+    def value(self) -> float:
+        """Signed contribution: > 0 escalation, < 0 de-escalation."""
+        return self.phrase.signed * self.weight
+
+    @property
+    def direction(self) -> Direction:
+        v = self.value
+        return Direction.ESCALATION if v > 0 else Direction.DE_ESCALATION if v < 0 else Direction.NEUTRAL
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    segments: tuple[Segment, ...]
+    hits: tuple[Hit, ...]
+    cues: tuple[CueHit, ...]
+    neutral_domain: bool
+
+    @property
+    def net(self) -> float:
+        return sum(h.value for h in self.hits)
+
+    def dominant(self) -> Hit | None:
+        """The deciding event: the largest contribution in the direction of the net sum."""
+        net = self.net
+        best: Hit | None = None
+        for h in self.hits:
+            if h.value == 0 or (h.value > 0) != (net > 0):
+                continue
+            if best is None or abs(h.value) > abs(best.value):
+                best = h
+        return best
+
+
+def segments_of(title: str, summary: str) -> list[Segment]:
+    out = [Segment(0, title, tuple(content(tokenize(title))), HEADLINE_WEIGHT)]
+    for i, sentence in enumerate(sentences(summary), start=1):
+        weight = POSITION_WEIGHTS[i - 1] if i - 1 < len(POSITION_WEIGHTS) else LATER_WEIGHT
+        out.append(Segment(i, sentence, tuple(content(tokenize(sentence))), weight))
+    return out
+
+
+def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phrase]], list[CueHit]]:
+    if not seg.tokens:
+        return [], []
+    texts = [t.text for t in seg.tokens]
+    joined = " " + " ".join(texts) + " "
+    end_to_index: dict[int, int] = {}
+    pos = 1
+    for i, word in enumerate(texts):
+        pos += len(word)
+        end_to_index[pos] = i
+        pos += 1
+    events: list[tuple[int, int, Phrase]] = []
+    cues: list[tuple[int, int, Cue]] = []
+    for end, (ntok, values) in lexicon.automaton.iter(joined):
+        last = end_to_index.get(end)
+        if last is None:
+            continue
+        first = last - ntok + 1
+        for v in values:
+            if isinstance(v, Phrase):
+                events.append((first, last, v))
+            else:
+                cues.append((first, last, v))
+    return _longest(events), [CueHit(c, seg.index, f, la) for f, la, c in _longest(cues)]
+
+
+def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
+    """Non-overlapping matches, longest first, then in text order."""
+    taken: set[int] = set()
+    kept: list[tuple[int, int, T]] = []
+    for first, last, value in sorted(found, key=lambda m: (m[0] - m[1], m[0])):
+        span = range(first, last + 1)
+        if any(i in taken for i in span):
+            continue
+        taken.update(span)
+        kept.append((first, last, value))
+    kept.sort(key=lambda m: m[0])
+    return kept
+
+
+def _is_break(seg: Segment, cues: list[CueHit], index: int) -> bool:
+    if seg.tokens[index].text in PUNCTUATION:
+        return True
+    return any(c.first == index and c.cue.kind is CueKind.BREAK for c in cues)
+
+
+def _clause(seg: Segment, cues: list[CueHit], index: int) -> tuple[int, int]:
+    """Token range of the clause around index, bounded by punctuation and break words."""
+    lo = index
+    while lo > 0 and not _is_break(seg, cues, lo - 1):
+        lo -= 1
+    hi = index
+    while hi < len(seg.tokens) - 1 and not _is_break(seg, cues, hi + 1):
+        hi += 1
+    return lo, hi
+
+
+def _context(seg: Segment, cues: list[CueHit], first: int) -> tuple[bool, bool, bool]:
+    negated = hedged = background = False
+    lo, hi = _clause(seg, cues, first)
+    for c in cues:
+        kind = c.cue.kind
+        if kind is CueKind.NEGATION and first - NEGATION_WINDOW <= c.last < first:
+            negated = negated or not any(_is_break(seg, cues, i) for i in range(c.last + 1, first))
+        elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
+            hedged = True
+        elif kind is CueKind.BACKGROUND and lo <= c.last < first:
+            background = True
+        elif kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW:
+            background = True
+    if seg.index > 0 and cues and cues[0].first == 0 and cues[0].cue.kind in (CueKind.BACKGROUND, CueKind.PAST):
+        background = True  # "Earlier, ..." / "Following ..." opens a background sentence
+    return negated, hedged, background
+
+
+def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
+    segs = segments_of(title, summary)
+    hits: list[Hit] = []
+    all_cues: list[CueHit] = []
+    found: list[tuple[Segment, list[tuple[int, int, Phrase]], list[CueHit]]] = []
+    for seg in segs:
+        events, cues = _matches(lexicon, seg)
+        event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
+        cues = [
+            c for c in cues if c.cue.kind is not CueKind.NEUTRAL or not any(i in event_tokens for i in range(c.first, c.last + 1))
+        ]
+        found.append((seg, events, cues))
+        all_cues.extend(cues)
+    neutral_domain = any(c.cue.kind is CueKind.NEUTRAL and c.segment <= 1 for c in all_cues)
+    for seg, events, cues in found:
+        for first, last, phrase in events:
+            negated, hedged, background = _context(seg, cues, first)
+            surface = seg.text[seg.tokens[first].start : seg.tokens[last].end]
+            hits.append(
+                Hit(phrase, surface, seg.index, first, last, negated, hedged, background, neutral_domain, seg.weight)
+            )
+    return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

@@ -1,0 +1,129 @@
+"""The learned second stage: a linear (multinomial logistic) model over word n-grams and lexicon signals.
+
+Trained by scripts/train_classifier.py from the dev set only; shipped as data/model/<lang>.json; evaluated here in
+pure Python (a dict lookup per feature). The lexicon's readings are features, so the model learns how far to
+trust each kind of phrase and context, and the n-grams cover wording the lexicon lacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+from monitor.classify.events import Reading
+from monitor.classify.text import PUNCTUATION, tokenize
+from monitor.domain import Direction
+
+CLASSES = (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL)
+
+
+class ModelError(ValueError):
+    """The model file is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    version: str
+    weights: Mapping[str, tuple[float, float, float]]
+    bias: tuple[float, float, float]
+
+    def scores(self, features: Mapping[str, float]) -> list[float]:
+        s = list(self.bias)
+        for name, value in features.items():
+            w = self.weights.get(name)
+            if w is not None:
+                s[0] += w[0] * value
+                s[1] += w[1] * value
+                s[2] += w[2] * value
+        return s
+
+    def bias_scores(self) -> list[float]:
+        return list(self.bias)
+
+    def probabilities(self, features: Mapping[str, float]) -> list[float]:
+        return softmax(self.scores(features))
+
+
+def softmax(scores: list[float]) -> list[float]:
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def features(reading: Reading, segment: int = 0) -> dict[str, float]:
+    """Word uni- and bigrams of one segment (headline or a summary sentence) plus the lexicon's reading of it.
+
+    The model is trained on single sentences, so a headline and its lead are scored one at a time and the
+    classifier combines the two by position weight.
+    """
+    feats: dict[str, float] = {"bias": 1.0}
+    seg = reading.segments[segment]
+    prev = "<s>"
+    for tok in tokenize(seg.text):
+        w = tok.text
+        if w in PUNCTUATION:
+            continue
+        feats["u:" + w] = 1.0
+        feats["b:" + prev + " " + w] = 1.0
+        prev = w
+    esc = dee = 0.0
+    best = None
+    for h in reading.hits:
+        if h.segment != segment:
+            continue
+        v = h.value / h.position if h.position else 0.0
+        if v > 0:
+            esc += v
+        else:
+            dee -= v
+        root = h.phrase.cameo[:2]
+        if h.negated:
+            feats["lex:neg:" + root] = 1.0
+        elif h.background:
+            feats["lex:bg:" + root] = 1.0
+        else:
+            feats["lex:root:" + root] = 1.0
+        if h.hedged:
+            feats["lex:hedged"] = 1.0
+        if v != 0 and (best is None or abs(v) > best[0]):
+            best = (abs(v), root)
+    feats["lex:esc"] = min(esc, 20.0) / 10.0
+    feats["lex:dee"] = min(dee, 20.0) / 10.0
+    net = esc - dee
+    feats["lex:net:" + ("esc" if net > 0.4 else "dee" if net < -0.4 else "none")] = 1.0
+    if best is not None:
+        feats["lex:dom:" + best[1]] = 1.0
+    else:
+        feats["lex:nohit"] = 1.0
+    if reading.neutral_domain:
+        feats["lex:neutral_domain"] = 1.0
+    return feats
+
+
+def parse(text: str, name: str) -> LinearModel:
+    try:
+        data = json.loads(text)
+        classes = tuple(Direction(c) for c in data["classes"])
+        if classes != CLASSES:
+            raise ModelError(f"{name}: classes must be {[c.value for c in CLASSES]}")
+        weights = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in data["weights"].items()}
+        b = data["bias"]
+        return LinearModel(str(data["version"]), weights, (float(b[0]), float(b[1]), float(b[2])))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ModelError(f"{name}: malformed model file ({exc})") from exc
+
+
+@functools.cache
+def load(lang: str = "en") -> LinearModel | None:
+    """The shipped model of a language, or None when the language has none (the lexicon decides alone)."""
+    path = resources.files("monitor.classify") / "data" / "model" / f"{lang}.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return parse(text, f"data/model/{lang}.json")

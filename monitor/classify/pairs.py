@@ -1,0 +1,109 @@
+"""Pair attribution: which two states an event is between.
+
+The pair is the source and target of the deciding event (the first actor named before the event phrase, and the
+first different actor after it, else the nearest different one before), or "between X and Y"; venues ("talks in
+Doha") and mediators ("brokered by Qatar") are not parties. Never simply the first two countries of the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from monitor.classify.events import CueHit, Hit, Segment
+from monitor.classify.lexicon import CueKind
+from monitor.domain import Pair
+
+VENUE_KINDS = frozenset({"capital", "city", "place", "venue"})
+BETWEEN_WINDOW = 8
+MEDIATOR_WINDOW = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A country mention placed on the content-token axis of its segment."""
+
+    code: str
+    text: str
+    kind: str
+    segment: int
+    index: int  # content-token index of the mention's first token
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    pair: Pair
+    source: Actor
+    target: Actor
+    rule: str  # how it was found, for `monitor explain`
+
+
+def place(segment: Segment, code: str, text: str, kind: str, start: int) -> Actor:
+    index = len(segment.tokens)
+    for i, tok in enumerate(segment.tokens):
+        if tok.end > start:
+            index = i
+            break
+    return Actor(code, text, kind, segment.index, index)
+
+
+def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
+    """Actors minus venues ("in Doha") and mediators ("brokered by Qatar")."""
+    kept = []
+    for a in actors:
+        seg_cues = [c for c in cues if c.segment == a.segment]
+        venue = a.kind in VENUE_KINDS and any(
+            c.cue.kind is CueKind.VENUE and c.last == a.index - 1 for c in seg_cues
+        )
+        mediator = any(
+            c.cue.kind is CueKind.MEDIATOR and 0 < a.index - c.last <= MEDIATOR_WINDOW for c in seg_cues
+        )
+        if not venue and not mediator:
+            kept.append(a)
+    return kept
+
+
+def _between(actors: Sequence[Actor], cues: Sequence[CueHit], segment: int) -> Attribution | None:
+    for c in cues:
+        if c.segment != segment or c.cue.kind is not CueKind.BETWEEN:
+            continue
+        after = [a for a in actors if a.segment == segment and 0 < a.index - c.last <= BETWEEN_WINDOW]
+        for other in after[1:]:
+            if other.code != after[0].code:
+                return Attribution(Pair.of(after[0].code, other.code), after[0], other, "between X and Y")
+    return None
+
+
+def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attribution | None:
+    """The pair of one event: source before the phrase, target after it (or the nearest other before)."""
+    here = [a for a in actors if a.segment == hit.segment]
+    between = _between(here, cues, hit.segment)
+    if between is not None:
+        return between
+    before = [a for a in here if a.index < hit.first]
+    after = [a for a in here if a.index > hit.last]
+    if before:
+        source = before[0]
+    elif after:
+        source = after[0]
+    else:
+        return None
+    for a in after:
+        if a.code != source.code:
+            return Attribution(Pair.of(source.code, a.code), source, a, "actor before the event, target after it")
+    for a in reversed(before):
+        if a.code != source.code:
+            return Attribution(Pair.of(source.code, a.code), source, a, "both actors named before the event")
+    return None
+
+
+def for_segment(segment: int, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attribution | None:
+    """No event phrase to anchor on: "between X and Y", else the first two different actors of the segment."""
+    here = [a for a in actors if a.segment == segment]
+    between = _between(here, cues, segment)
+    if between is not None:
+        return between
+    for a in here[1:]:
+        if a.code != here[0].code:
+            return Attribution(Pair.of(here[0].code, a.code), here[0], a, "first two actors named")
+    return None
