@@ -108,7 +108,10 @@ def parse_duration(text: str) -> timedelta:
         pos = match.end()
     if not s or pos != len(s):
         raise ValueError(f"not a duration: {text!r} ({_DURATION_HINT})")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration too long: {text!r}") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -447,11 +450,16 @@ class FeedConfig(_Model):
     weight: float = Field(default=1.0, gt=0)
 
 
+def _one_or_many(value: Any) -> Any:
+    """`to: desk@example.org` or `notify: desk-email` means a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
 class PairConfig(_Model):
     """A pair to alert on; `notify` names notifiers (None: all of them, (): none)."""
 
     pair: Annotated[Pair, BeforeValidator(_pair)]
-    notify: tuple[str, ...] | None = None
+    notify: Annotated[tuple[str, ...] | None, BeforeValidator(_one_or_many)] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -513,7 +521,7 @@ class EmailNotifier(_Notifier):
     password_env: EnvName = None
     password_file: SecretFile = None
     from_: EmailAddress = Field(alias="from")
-    to: list[EmailAddress] = Field(min_length=1)
+    to: Annotated[list[EmailAddress], BeforeValidator(_one_or_many)] = Field(min_length=1)
     timeout: PositiveDuration = timedelta(seconds=30)
 
     @model_validator(mode="before")
@@ -526,11 +534,6 @@ class EmailNotifier(_Notifier):
             data.setdefault("port", 465 if tls else 587)
             data.setdefault("starttls", not tls)
         return data
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
 
     @field_validator("tls")
     @classmethod

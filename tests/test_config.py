@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -455,3 +456,43 @@ def test_parse_config_validates_text_for_other_tests() -> None:
     assert config.pair_list() == (Pair.of("PK", "IR"),)
     with pytest.raises(ConfigError, match=r"^<memory>:1: pairs\[0\]: 'ZZ' is not"):
         parse_config("pairs: [[PK, ZZ]]\n")
+
+
+def test_a_single_recipient_or_notifier_may_be_written_without_brackets() -> None:
+    config = parse_config(
+        "pairs: [{pair: PK-IR, notify: hook}]\n"
+        "notifiers:\n"
+        "  hook: {type: webhook, url: 'https://hooks.example.org/x'}\n"
+        "  mail: {type: email, host: smtp.example.org, from: a@example.org, to: b@example.org}\n"
+    )
+    assert config.notifiers_for(Pair.of("IR", "PK")) == ("hook",)
+    mail = config.notifiers["mail"]
+    assert isinstance(mail, EmailNotifier) and mail.to == ["b@example.org"]
+
+
+def test_an_absurd_duration_is_an_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match=r"^<memory>:1: poll.interval: duration too long: '99999999999d'$"):
+        parse_config("poll: {interval: 99999999999d}\n")
+
+
+# ---------------------------------------------------------------- the systemd unit
+
+
+def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = (ROOT / "deploy" / "monitor.service").read_text(encoding="utf-8")
+    assert "ExecStart=/opt/monitor/.venv/bin/monitor --config /etc/monitor/monitor.yaml run" in unit
+    # The unit names the installed path; point it at this checkout's entry point to verify the rest.
+    entry = Path(sys.executable).parent / "monitor"
+    (tmp_path / "monitor.service").write_text(unit.replace("/opt/monitor/.venv/bin/monitor", str(entry)))
+    result = subprocess.run(
+        [analyze, "verify", "./monitor.service"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
