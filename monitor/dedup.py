@@ -1,0 +1,243 @@
+"""Item identity and near-duplicate story signatures. Pure functions, no I/O.
+
+Two jobs:
+
+* `item_key(entry)`: the stable identity of one feed entry (guid, else canonical link, else a content hash),
+  so an entry is stored once per feed across polls and restarts.
+* `signature(title)` / `same_story(a, b)`: decide whether two headlines are the same story syndicated by
+  different outlets ("Iran, Pakistan agree to de-escalate tensions - Reuters" and "Iran and Pakistan agree
+  to de-escalate tensions"), without merging different stories that share words ("Pakistan strikes Iran"
+  and "Iran strikes Pakistan").
+
+How a headline becomes comparable: Unicode NFKC, case folded, a leading "LIVE:"/"BREAKING:" tag and a
+trailing outlet name (" - Reuters", " | Dawn", " - BBC News") dropped, apostrophes and dots removed
+("Pakistan's" = "Pakistan’s" = "pakistans", "U.S." = "us"), other punctuation made a space, and a few
+function words dropped ("a", "the", "and", "to", ...). Negations are never dropped.
+
+How two headlines are compared: Jaccard similarity of their ordered word bigrams (so word order counts:
+the bigrams of "pakistan strikes iran" and "iran strikes pakistan" share nothing), at least
+`MIN_JACCARD`, and two vetoes: one negates or denies and the other does not; two shared words trade
+places around a third (a swapped subject and object), though clauses moved whole ("X, Vatican says" vs
+"Vatican says X") are fine. Numbers may differ: a death toll rising from 7 to 8 is the same story (the
+price: a daily digest, "key events, day 56" and "day 57", merges within the time window).
+
+How candidates are found without comparing against everything: each headline gets lookup keys, one
+exact key (hash of the normalised words) and `BANDS` MinHash band keys over its bigrams (`ROWS` rows per
+band). Two headlines with bigram Jaccard J share at least one band key with probability
+1 - (1 - J**ROWS)**BANDS: 0.94 at J=0.5, 0.99 at J=0.6, 0.41 at J=0.2. The keys are stored in the database
+(story_keys) so the lookup works across restarts and several daemons; the verification above then
+decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from itertools import pairwise
+
+from monitor.domain import Entry
+
+MAX_KEY_LENGTH = 200  # longer guids and links are stored as their hash (the column holds 512)
+MIN_TOKENS = 3  # shorter headlines ("Tuesday Briefing", "Gaza ceasefire") are never grouped
+MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (see bench/dedup_corpus.py)
+BANDS = 10
+ROWS = 2
+
+# fmt: off
+STOPWORDS = frozenset([
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "with", "by", "as", "from",
+    "is", "are", "was", "were", "be", "been", "its", "it", "this", "that", "into",
+])
+# A headline and its negation are different stories even when every other word matches.
+NEGATIONS = frozenset([
+    "not", "no", "never", "nor", "without", "cannot", "cant", "dont", "doesnt", "didnt", "wont", "wouldnt",
+    "isnt", "arent", "wasnt", "werent", "hasnt", "havent", "hadnt",
+    "denies", "deny", "denied", "rejects", "reject", "rejected", "refuses", "refuse", "refused",
+])
+# Tags in front of (or, after a colon, behind) a headline that say nothing about the story.
+PREFIX_TAGS = frozenset([
+    "live", "live updates", "breaking", "breaking news", "watch", "video", "update", "updated", "exclusive",
+    "just in", "developing",
+])
+# fmt: on
+_SUFFIX_SEPARATORS = re.compile(r"\s+(?:-|\||–|—|::)\s+")
+_SUFFIX_CONNECTORS = frozenset(["of", "the", "and", "&", "de", "al", "el", "for", "on"])
+_DELETE = re.compile(r"['’‘`´.]")
+_WORD = re.compile(r"\w+")
+
+_MERSENNE = (1 << 61) - 1
+# Fixed (a, b) pairs for the MinHash permutations h(x) = (a*x + b) mod 2**61-1. Fixed forever: the band
+# keys are stored in the database, so changing these silently splits every story in flight.
+_PERMUTATIONS: tuple[tuple[int, int], ...] = tuple(
+    (
+        int.from_bytes(hashlib.blake2b(f"a{i}".encode(), digest_size=8).digest(), "big") % _MERSENNE | 1,
+        int.from_bytes(hashlib.blake2b(f"b{i}".encode(), digest_size=8).digest(), "big") % _MERSENNE,
+    )
+    for i in range(BANDS * ROWS)
+)
+
+
+def item_key(entry: Entry) -> str:
+    """The stable identity of an entry within its feed: guid, else canonical link, else a content hash.
+
+    Keys longer than MAX_KEY_LENGTH are replaced by "sha1:<hex>" of themselves, so they fit the column.
+    """
+    for candidate in (entry.guid, entry.link):
+        if candidate is not None and candidate.strip():
+            return _bounded(candidate.strip())
+    return "sha1:" + content_hash(entry.title, entry.summary)
+
+
+def content_hash(title: str, summary: str) -> str:
+    """sha1 hex of the normalised title and summary: stable under case, spacing and punctuation changes."""
+    text = " ".join(title_words(title)) + "\n" + " ".join(title_words(summary, strip_outlet=False))
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _bounded(key: str) -> str:
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "sha1:" + hashlib.sha1(key.encode()).hexdigest()
+
+
+def title_words(title: str, outlet: str | None = None, *, strip_outlet: bool = True) -> tuple[str, ...]:
+    """Every word of a headline, normalised, in order (outlet suffix and leading tag removed)."""
+    text = unicodedata.normalize("NFKC", title).strip()
+    if strip_outlet:
+        text = _strip_outlet_suffix(text, outlet)
+        text = _strip_prefix_tag(text)
+    text = _DELETE.sub("", text.casefold())
+    return tuple(_WORD.findall(text.replace("_", " ")))
+
+
+def title_tokens(title: str, outlet: str | None = None) -> tuple[str, ...]:
+    """The content words of a headline in order: title_words without the function words."""
+    return tuple(w for w in title_words(title, outlet) if w not in STOPWORDS)
+
+
+def normalise_title(title: str, outlet: str | None = None) -> str:
+    """The comparable form of a headline: its content words joined by single spaces."""
+    return " ".join(title_tokens(title, outlet))
+
+
+def _strip_outlet_suffix(text: str, outlet: str | None) -> str:
+    """Drop a trailing " - Reuters" / " | Dawn" / " - BBC News" (at most two, e.g. " - Live - BBC")."""
+    outlet_words = title_words(outlet, strip_outlet=False) if outlet else ()
+    for _ in range(2):
+        parts = _SUFFIX_SEPARATORS.split(text)
+        if len(parts) < 2:
+            break
+        tail = parts[-1]
+        head = text[: len(text) - len(tail)].rstrip(" -|–—:")
+        if len(head.split()) < MIN_TOKENS or not _looks_like_outlet(tail, outlet_words):
+            break
+        text = head
+    return text
+
+
+def _looks_like_outlet(tail: str, outlet_words: tuple[str, ...]) -> bool:
+    words = tail.split()
+    if not words or len(words) > 5 or len(tail) > 40:
+        return False
+    if outlet_words and title_words(tail, strip_outlet=False) == outlet_words:
+        return True
+    # A name: every word capitalised (or a connector like "of"), or a domain like "CNN.com".
+    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _SUFFIX_CONNECTORS for w in words) or (
+        len(words) == 1 and "." in tail
+    )
+
+
+def _strip_prefix_tag(text: str) -> str:
+    """Drop "LIVE:" / "BREAKING:" in front, or ": Live updates" at the end."""
+    head, sep, rest = text.partition(":")
+    if sep and head.strip().casefold() in PREFIX_TAGS and len(rest.split()) >= MIN_TOKENS:
+        text = rest.strip()
+    head, sep, rest = text.rpartition(":")
+    if sep and rest.strip().casefold() in PREFIX_TAGS and len(head.split()) >= MIN_TOKENS:
+        text = head.strip()
+    return text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signature:
+    """A headline ready for comparison: its content words, their bigrams and its lookup keys."""
+
+    tokens: tuple[str, ...]
+    shingles: frozenset[str]
+    keys: tuple[str, ...]  # exact key first, then the band keys; empty if the headline is too short
+
+    @property
+    def groupable(self) -> bool:
+        return bool(self.keys)
+
+
+def signature(title: str, outlet: str | None = None) -> Signature:
+    tokens = title_tokens(title, outlet)
+    shingles = frozenset(f"{a} {b}" for a, b in pairwise(tokens))
+    if len(tokens) < MIN_TOKENS:
+        return Signature(tokens=tokens, shingles=shingles, keys=())
+    exact = "t:" + hashlib.blake2b(" ".join(tokens).encode(), digest_size=12).hexdigest()
+    return Signature(tokens=tokens, shingles=shingles, keys=(exact, *_band_keys(shingles)))
+
+
+def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
+    values = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
+    minima = [min((a * v + b) % _MERSENNE for v in values) for a, b in _PERMUTATIONS]
+    keys = []
+    for band in range(BANDS):
+        rows = minima[band * ROWS : (band + 1) * ROWS]
+        digest = hashlib.blake2b(repr(rows).encode(), digest_size=8).hexdigest()
+        keys.append(f"b{band}:{digest}")
+    return tuple(keys)
+
+
+def similarity(a: Signature, b: Signature) -> float:
+    """Jaccard similarity of the two headlines' word bigrams (1.0 for identical word sequences)."""
+    if a.tokens == b.tokens:
+        return 1.0
+    union = len(a.shingles | b.shingles)
+    return len(a.shingles & b.shingles) / union if union else 0.0
+
+
+def same_story(a: Signature, b: Signature) -> bool:
+    """True if the two headlines tell the same story (see the module docstring for the rule)."""
+    if not (a.groupable and b.groupable):
+        return False
+    if a.tokens == b.tokens:
+        return True
+    if similarity(a, b) < MIN_JACCARD:
+        return False
+    return not (negation_differs(a.tokens, b.tokens) or order_differs(a.tokens, b.tokens))
+
+
+def negation_differs(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One headline negates or denies and the other does not ("will" vs "will not", "confirms" vs
+    "denies"); "denies" vs "rejects" is no difference."""
+    return NEGATIONS.isdisjoint(a) != NEGATIONS.isdisjoint(b)
+
+
+def order_differs(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two shared words trade places around a third ("Pakistan strikes Iran" vs "Iran strikes Pakistan",
+    "Israel says Hamas broke truce" vs "Hamas says Israel broke truce").
+
+    Only words each headline uses once count. Blocks of words swapping places with nothing shared between
+    them ("toxin from dart frog" vs "dart frog toxin", "X, Vatican says" vs "Vatican says X") are the same
+    story told in another order: in those, no word stays between two words that changed order.
+    """
+    pos_a = _unique_positions(a)
+    pos_b = _unique_positions(b)
+    in_b = [pos_b[w] for w in sorted(set(pos_a) & set(pos_b), key=pos_a.__getitem__)]
+    # A decreasing triple in in_b: x before z before y in a, y before z before x in b.
+    return any(any(x > z for x in in_b[:k]) and any(y < z for y in in_b[k + 1 :]) for k, z in enumerate(in_b))
+
+
+def _unique_positions(tokens: tuple[str, ...]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    repeated: set[str] = set()
+    for i, token in enumerate(tokens):
+        if token in positions:
+            repeated.add(token)
+        positions[token] = i
+    return {t: i for t, i in positions.items() if t not in repeated}
