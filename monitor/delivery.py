@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from monitor.db.models import AlertRow, Delivery
+from monitor.logs import event
 from monitor.notify.base import DeliveryError, Notifier, one_line
 from monitor.outbox import FAILED, PENDING, SENDING, SENT, alert_from_row
 
@@ -193,7 +194,7 @@ async def deliver_one(
     except TimeoutError:
         error = DeliveryError(f"{notifier.name}: timed out", permanent=False)
     except Exception as exc:  # a bug in a notifier must not kill the worker; keep the row retrying
-        log.exception("notifier %s crashed on alert %s", notifier.name, alert.uid)
+        log.exception(event("notifier-crashed", alert=alert.uid, notifier=notifier.name))
         error = DeliveryError(f"{notifier.name}: internal error {type(exc).__name__}", permanent=False)
         del exc
     mine = and_(Delivery.id == delivery_id, Delivery.claimed_by == worker_id, Delivery.status == SENDING)
@@ -206,7 +207,9 @@ async def deliver_one(
             "claimed_until": None,
         }
         result = "sent"
-        log.info("delivered alert %s (%s) via %s", alert.uid, alert.pair.key, notifier.name)
+        log.info(
+            event("delivered", alert=alert.uid, pair=alert.pair.key, notifier=notifier.name, attempt=attempts)
+        )
     else:
         outcome = after_failure(policy, error, attempts=attempts, created_at=created_at, now=now)
         values = {
@@ -218,36 +221,17 @@ async def deliver_one(
         }
         if outcome.next_attempt_at is not None:
             values["next_attempt_at"] = outcome.next_attempt_at
-        if outcome.status == FAILED:
-            result = "failed"
-            log.error(
-                "delivery of alert %s (%s) via %s failed for good after %d attempt(s): %s",
-                alert.uid,
-                alert.pair.key,
-                notifier.name,
-                attempts,
-                outcome.message,
-            )
+        result = "failed" if outcome.status == FAILED else "retrying"
+        fields = {"alert": alert.uid, "pair": alert.pair.key, "notifier": notifier.name, "attempt": attempts}
+        if outcome.status == FAILED:  # logged once: the row leaves the outbox for good
+            log.error(event("delivery-failed", **fields, error=outcome.message))
         else:
-            result = "retrying"
-            log.warning(
-                "delivery of alert %s via %s failed (attempt %d), next try at %s: %s",
-                alert.uid,
-                notifier.name,
-                attempts,
-                outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else "-",
-                outcome.message,
-            )
+            next_at = outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None
+            log.warning(event("delivery-retry", **fields, next_attempt=next_at, error=outcome.message))
     with db.session() as session:
         changed = session.execute(
             update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
     if changed != 1:
-        log.warning(
-            "claim on delivery %d (alert %s via %s) expired before its outcome was recorded (%s)",
-            delivery_id,
-            alert.uid,
-            notifier.name,
-            result,
-        )
+        log.warning(event("delivery-claim-lost", alert=alert.uid, notifier=notifier.name, outcome=result))
     return result

@@ -36,11 +36,23 @@ def tls_context() -> ssl.SSLContext:
 async def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
     """POST and read the (short) reply. Transport failures raise a transient DeliveryError."""
     sent_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers}
+    # The transport is used without an httpx.Client on purpose: the client logs every request's full
+    # URL at INFO, and a Slack webhook URL is a credential. Without a client, nothing follows redirects.
+    transport = httpx.AsyncHTTPTransport(verify=tls_context(), trust_env=False)
     try:
-        async with httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context()
-        ) as client:
-            response = await client.post(url, content=body, headers=sent_headers)
+        async with transport:
+            request = httpx.Request(
+                "POST",
+                url,
+                content=body,
+                headers=sent_headers,
+                extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+            )
+            response = await transport.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
     except httpx.TimeoutException:
         raise DeliveryError("timed out", permanent=False) from None
     except httpx.InvalidURL as exc:
@@ -49,9 +61,10 @@ async def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -
         raise DeliveryError("unsupported URL scheme", permanent=True) from None
     except httpx.TransportError as exc:
         raise DeliveryError(describe_exception(exc), permanent=False) from None
+    text = content[: MAX_BODY_SHOWN * 4].decode("utf-8", "replace")
     return Reply(
         status=response.status_code,
-        text=response.text[:MAX_BODY_SHOWN],
+        text=text[:MAX_BODY_SHOWN],
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
 
