@@ -257,6 +257,11 @@ def _pair(value: Any) -> Pair:
         parts = list(value)
     else:
         raise _invalid("pair", "expected two country codes like [PK, IR]")
+    if len(parts) == 1 and isinstance(value, str):
+        raise _invalid(
+            "pair",
+            f"expected two country codes like [PK, IR], got {value!r} alone (one pair per item: - [PK, IR])",
+        )
     if len(parts) != 2:
         raise _invalid("pair", f"expected two country codes like [PK, IR], got {len(parts)}")
     try:
@@ -464,7 +469,7 @@ class PairConfig(_Model):
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, data: Any) -> Any:
-        if isinstance(data, list | tuple | str):
+        if not isinstance(data, dict):
             return {"pair": data}
         return data
 
