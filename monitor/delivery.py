@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from monitor.db.models import AlertRow, Delivery
+from monitor.domain import Alert
 from monitor.logs import event
 from monitor.notify.base import DeliveryError, Notifier, one_line
 from monitor.outbox import FAILED, PENDING, SENDING, SENT, alert_from_row
@@ -135,13 +136,7 @@ async def deliver_due_with(
         # while every recorded time (sent_at, next_attempt_at) is the `now` the caller gave.
         return timedelta(seconds=time.monotonic() - started)
 
-    with db.read_session() as session:
-        rows = session.execute(
-            select(Delivery.id, Delivery.notifier)
-            .where(due_condition(now))
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(batch)
-        ).all()
+    rows = await asyncio.to_thread(due_rows, db, now, batch)
     counts = {"sent": 0, "retrying": 0, "failed": 0, "lost": 0, "skipped": 0}
     for delivery_id, notifier_name in rows:
         notifier = notifiers.get(notifier_name)
@@ -151,6 +146,39 @@ async def deliver_due_with(
         result = await deliver_one(db, notifier, policy, delivery_id, now, worker_id, elapsed())
         counts[result] += 1
     return DeliveryReport(due=len(rows), **counts)
+
+
+def due_rows(db: Database, now: datetime, batch: int) -> list[tuple[int, str]]:
+    with db.read_session() as session:
+        return [
+            (delivery_id, notifier)
+            for delivery_id, notifier in session.execute(
+                select(Delivery.id, Delivery.notifier)
+                .where(due_condition(now))
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(batch)
+            )
+        ]
+
+
+def load_claimed(db: Database, delivery_id: int) -> tuple[Alert, datetime, int]:
+    """The alert to send, when it was created, and the number of this attempt."""
+    with db.read_session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        alert_row = session.get(AlertRow, delivery.alert_id)
+        assert alert_row is not None
+        return alert_from_row(alert_row), alert_row.created_at, delivery.attempts + 1
+
+
+def record(db: Database, delivery_id: int, worker_id: str, values: dict[str, object]) -> bool:
+    """Write the outcome if this worker still holds the claim."""
+    mine = and_(Delivery.id == delivery_id, Delivery.claimed_by == worker_id, Delivery.status == SENDING)
+    with db.session() as session:
+        result = session.execute(
+            update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def claim(db: Database, delivery_id: int, now: datetime, worker_id: str, lease: timedelta) -> bool:
@@ -176,16 +204,9 @@ async def deliver_one(
 ) -> str:
     """Claim, send and record one row. Returns sent, retrying, failed or lost."""
     lease = lease_for(notifier)
-    if not claim(db, delivery_id, now, worker_id, lease + late):
+    if not await asyncio.to_thread(claim, db, delivery_id, now, worker_id, lease + late):
         return "lost"
-    with db.read_session() as session:
-        delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None
-        alert_row = session.get(AlertRow, delivery.alert_id)
-        assert alert_row is not None
-        alert = alert_from_row(alert_row)
-        created_at = alert_row.created_at
-        attempts = delivery.attempts + 1
+    alert, created_at, attempts = await asyncio.to_thread(load_claimed, db, delivery_id)
     try:
         await asyncio.wait_for(notifier.send(alert), timeout=(lease - LEASE_MARGIN).total_seconds())
         error: DeliveryError | None = None
@@ -197,7 +218,6 @@ async def deliver_one(
         log.exception(event("notifier-crashed", alert=alert.uid, notifier=notifier.name))
         error = DeliveryError(f"{notifier.name}: internal error {type(exc).__name__}", permanent=False)
         del exc
-    mine = and_(Delivery.id == delivery_id, Delivery.claimed_by == worker_id, Delivery.status == SENDING)
     if error is None:
         values: dict[str, object] = {
             "status": SENT,
@@ -228,10 +248,6 @@ async def deliver_one(
         else:
             next_at = outcome.next_attempt_at.isoformat() if outcome.next_attempt_at else None
             log.warning(event("delivery-retry", **fields, next_attempt=next_at, error=outcome.message))
-    with db.session() as session:
-        changed = session.execute(
-            update(Delivery).where(mine).values(**values).execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-    if changed != 1:
+    if not await asyncio.to_thread(record, db, delivery_id, worker_id, values):
         log.warning(event("delivery-claim-lost", alert=alert.uid, notifier=notifier.name, outcome=result))
     return result
