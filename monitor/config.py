@@ -826,13 +826,15 @@ class _Document:
     errors: list[tuple[int, str]]  # (line, message): duplicate keys and the like
 
 
+_MAX_NODES = 100_000  # far above any real config; stops alias bombs ("billion laughs")
+
+
 def _read_document(text: str, path: Path) -> _Document:
     loader = _Loader(text)
+    builder = _Builder(loader, path)
     try:
         node = loader.get_single_node()
-        lines: dict[Loc, int] = {}
-        errors: list[tuple[int, str]] = []
-        data = _build(loader, node, (), lines, errors, path) if node is not None else None
+        data = builder.build(node, (), ()) if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -841,45 +843,64 @@ def _read_document(text: str, path: Path) -> _Document:
         raise ConfigError(f"{path}:{line}: YAML syntax error{column}: {problem}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}:1: YAML error: {type(err).__name__}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}:1: YAML nested too deeply") from None
     finally:
         loader.dispose()
-    return _Document(data, lines, errors)
+    return _Document(data, builder.lines, builder.errors)
 
 
-def _build(
-    loader: _Loader,
-    node: yaml.Node,
-    loc: Loc,
-    lines: dict[Loc, int],
-    errors: list[tuple[int, str]],
-    path: Path,
-) -> Any:
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+class _Builder:
+    """Turns composed YAML nodes into plain data, recording the line of every key path."""
+
+    def __init__(self, loader: _Loader, path: Path) -> None:
+        self.loader = loader
+        self.path = path
+        self.lines: dict[Loc, int] = {}
+        self.errors: list[tuple[int, str]] = []
+        self.nodes = 0
+
+    def _fail(self, node: yaml.Node, loc: Loc, message: str) -> ConfigError:
+        line = node.start_mark.line + 1
+        return ConfigError(f"{self.path}:{line}: {_dotted(loc) or 'top level'}: {message}")
+
+    def build(self, node: yaml.Node, loc: Loc, active: tuple[int, ...]) -> Any:
+        self.nodes += 1
+        if self.nodes > _MAX_NODES:
+            raise self._fail(node, loc, f"more than {_MAX_NODES} values (an alias expanding without end?)")
+        if id(node) in active:
+            raise self._fail(node, loc, "an alias refers to itself")
+        self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc, (*active, id(node)))
+        if isinstance(node, yaml.SequenceNode):
+            inner = (*active, id(node))
+            return [self.build(item, (*loc, i), inner) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc, active: tuple[int, ...]) -> dict[str, Any]:
         explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
-        loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys; merged ones come first
+        self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys; merged ones come first
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                errors.append(
-                    (key_line, f"{path}:{key_line}: {_dotted(loc) or 'top level'}: keys must be plain words")
-                )
+                where = f"{self.path}:{key_line}: {_dotted(loc) or 'top level'}"
+                self.errors.append((key_line, f"{where}: keys must be plain words"))
                 continue
-            key = str(loader.construct_object(key_node))
+            key = str(self.loader.construct_object(key_node))
             if id(key_node) in explicit:
                 if key in first_line:
-                    where = f"{path}:{key_line}: {_dotted((*loc, key))}"
-                    errors.append((key_line, f"{where}: duplicate key (first at line {first_line[key]})"))
+                    where = f"{self.path}:{key_line}: {_dotted((*loc, key))}"
+                    self.errors.append(
+                        (key_line, f"{where}: duplicate key (first at line {first_line[key]})")
+                    )
                     continue
                 first_line[key] = key_line
-            lines[(*loc, key)] = key_line  # an explicit key overrides one merged from an anchor
-            out[key] = _build(loader, value_node, (*loc, key), lines, errors, path)
+            self.lines[(*loc, key)] = key_line  # an explicit key overrides one merged from an anchor
+            out[key] = self.build(value_node, (*loc, key), active)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, (*loc, i), lines, errors, path) for i, item in enumerate(node.value)]
-    return loader.construct_object(node)
 
 
 # --------------------------------------------------------------------------- mapping pydantic errors back to lines

@@ -496,3 +496,13 @@ def test_the_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         check=False,
     )
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_an_alias_bomb_or_a_self_referring_alias_is_an_error_not_a_hang() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
+    with pytest.raises(ConfigError, match=r"more than 100000 values \(an alias expanding without end\?\)"):
+        parse_config(bomb)
+    with pytest.raises(ConfigError, match=r"^<memory>:1: feeds\[0\]: an alias refers to itself$"):
+        parse_config("feeds: &f [*f]\n")
