@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from monitor.classify import events, lexicon
-from monitor.classify.model import CLASSES, features, softmax
+from monitor.classify.model import CLASSES, PRIOR_WEIGHT, features, lexicon_prior, softmax
 from monitor.domain import Direction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,8 +78,10 @@ def train(
     return weights, bias
 
 
-def predict(weights: dict[str, list[float]], bias: list[float], feats: dict[str, float]) -> int:
-    scores = list(bias)
+def predict(
+    weights: dict[str, list[float]], bias: list[float], feats: dict[str, float], prior: float = PRIOR_WEIGHT
+) -> int:
+    scores = [b + p for b, p in zip(bias, lexicon_prior(feats, prior), strict=True)]
     for f, v in feats.items():
         w = weights.get(f)
         if w is not None:
@@ -107,7 +109,11 @@ def lexicon_only(feats: dict[str, float]) -> int:
 
 
 def cross_validate(
-    rows: list[tuple[dict[str, float], int]], k: int, epochs: int = EPOCHS, l2: float = L2
+    rows: list[tuple[dict[str, float], int]],
+    k: int,
+    epochs: int = EPOCHS,
+    l2: float = L2,
+    prior: float = PRIOR_WEIGHT,
 ) -> tuple[float, float]:
     rng = random.Random(SEED)
     idx = list(range(len(rows)))
@@ -119,7 +125,7 @@ def cross_validate(
         w, b = train([rows[i] for i in idx if i not in test], epochs, l2)
         for i in test:
             feats, gold = rows[i]
-            model_pairs.append((gold, predict(w, b, feats)))
+            model_pairs.append((gold, predict(w, b, feats, prior)))
             lex_pairs.append((gold, lexicon_only(feats)))
     return macro_f1(model_pairs), macro_f1(lex_pairs)
 
@@ -127,9 +133,12 @@ def cross_validate(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
-    parser.add_argument("--output", type=Path, default=ROOT / "monitor" / "classify" / "data" / "model" / "en.json")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "monitor" / "classify" / "data" / "model" / "en.json"
+    )
     parser.add_argument("--l2", type=float, default=L2, help=f"L2 penalty (default {L2})")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"passes over the data (default {EPOCHS})")
+    parser.add_argument("--prior", type=float, default=PRIOR_WEIGHT, help="lexicon prior weight for CV")
     parser.add_argument("--cv", type=int, default=5, help="folds of cross-validation to report (0: none)")
     args = parser.parse_args(argv)
     if "test" in args.input.name:
@@ -137,13 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = load_rows(args.input)
     if args.cv > 1:
-        model_f1, lex_f1 = cross_validate(rows, args.cv, args.epochs, args.l2)
+        model_f1, lex_f1 = cross_validate(rows, args.cv, args.epochs, args.l2, args.prior)
         print(f"{args.cv}-fold CV event macro-F1: model {model_f1:.3f}, lexicon alone {lex_f1:.3f}")
     weights, bias = train(rows, args.epochs, args.l2)
     kept = {
-        f: [round(x, 4) for x in w]
-        for f, w in sorted(weights.items())
-        if max(abs(x) for x in w) >= PRUNE
+        f: [round(x, 4) for x in w] for f, w in sorted(weights.items()) if max(abs(x) for x in w) >= PRUNE
     }
     data = {
         "version": f"{lexicon.load('en').version}+lr",
@@ -155,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         "weights": kept,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
+    args.output.write_text(
+        json.dumps(data, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"wrote {args.output} ({len(kept)} features, {args.output.stat().st_size // 1024} KiB)")
     return 0
 

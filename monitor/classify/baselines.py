@@ -15,13 +15,67 @@ from monitor.domain import Direction, Pair
 
 TONE_THRESHOLD = 0.05
 _CONFLICT = frozenset(
-    "attack attacks attacked kill killed kills strike strikes struck war bomb bombing clash clashes fighting "
-    "threat threatens threatened sanctions protest protests arrest arrested condemn condemned accuse accused "
-    "expel expelled troops missile violence dead".split()
+    [
+        "attack",
+        "attacks",
+        "attacked",
+        "kill",
+        "killed",
+        "kills",
+        "strike",
+        "strikes",
+        "struck",
+        "war",
+        "bomb",
+        "bombing",
+        "clash",
+        "clashes",
+        "fighting",
+        "threat",
+        "threatens",
+        "threatened",
+        "sanctions",
+        "protest",
+        "protests",
+        "arrest",
+        "arrested",
+        "condemn",
+        "condemned",
+        "accuse",
+        "accused",
+        "expel",
+        "expelled",
+        "troops",
+        "missile",
+        "violence",
+        "dead",
+    ]
 )
 _COOPERATION = frozenset(
-    "agree agreed agreement talks peace ceasefire aid deal cooperation support visit meet met meeting sign "
-    "signed treaty help release released welcome praise".split()
+    [
+        "agree",
+        "agreed",
+        "agreement",
+        "talks",
+        "peace",
+        "ceasefire",
+        "aid",
+        "deal",
+        "cooperation",
+        "support",
+        "visit",
+        "meet",
+        "met",
+        "meeting",
+        "sign",
+        "signed",
+        "treaty",
+        "help",
+        "release",
+        "released",
+        "welcome",
+        "praise",
+    ]
 )
 _WORD = re.compile(r"\w+")
 

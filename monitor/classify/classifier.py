@@ -53,7 +53,8 @@ class Classification:
             "event_direction": self.event_direction.value,
             "evidence": list(self.evidence),
             "pairs": [
-                {"pair": p.pair.as_list(), "direction": p.direction.value, "score": p.score} for p in self.pairs
+                {"pair": p.pair.as_list(), "direction": p.direction.value, "score": p.score}
+                for p in self.pairs
             ],
         }
 
@@ -132,7 +133,9 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         confidence = p[best]
     else:
         event_direction = lexicon_direction
-        confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
+        confidence = (
+            min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
+        )
 
     sign = _sign(event_direction)
     decisive = [h for h in reading.hits if h.value * sign > 0]
@@ -147,7 +150,7 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
     ordered = sorted(
         (h for h in reading.hits if h.segment <= 1 and not h.background),
-        key=lambda h: (h is not deciding, h.segment, h.first),
+        key=lambda h: (h.segment, h.value * sign <= 0, h.first),
     )
     if deciding is not None and deciding.segment > 1:
         ordered.insert(0, deciding)
@@ -175,14 +178,14 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
                 own = sum(h.value for h in reading.hits if h is hit)
                 direction = _direction_of(own)
                 value = max(-10.0, min(10.0, own))
-            evidence = (hit.surface,) if hit is not None else ()
+            pair_evidence: tuple[str, ...] = (hit.surface,) if hit is not None else ()
             pair_scores.append(
                 PairScore(
                     pair=at.pair,
                     direction=direction,
                     score=_round(value),
                     confidence=_round(confidence),
-                    evidence=evidence,
+                    evidence=pair_evidence,
                 )
             )
     primary = pair_scores[0] if pair_scores else None

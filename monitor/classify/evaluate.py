@@ -71,7 +71,16 @@ def read_items(path: Path) -> list[Item]:
         except (ValueError, TypeError, IndexError, KeyError) as exc:
             raise LabeledDataError(f"{path} line {number}: {exc}") from exc
         items.append(
-            Item(number, str(obj.get("id", number)), obj["title"], str(obj.get("summary") or ""), event, "pair" in obj, pair, direction)
+            Item(
+                number,
+                str(obj.get("id", number)),
+                obj["title"],
+                str(obj.get("summary") or ""),
+                event,
+                "pair" in obj,
+                pair,
+                direction,
+            )
         )
     return items
 
@@ -107,7 +116,9 @@ class Scores:
     pair_accuracy: float  # the predicted pair (or its absence) equals the gold one
 
 
-def score(items: Sequence[Item], predict: Predictor) -> tuple[Scores, list[tuple[Item, Pair | None, Direction, Direction]]]:
+def score(
+    items: Sequence[Item], predict: Predictor
+) -> tuple[Scores, list[tuple[Item, Pair | None, Direction, Direction]]]:
     predictions = [(item, *predict(item.title, item.summary)) for item in items]
     event = metrics((i.event_direction.value, e.value) for i, _, _, e in predictions if i.event_direction)
     paired = [(i, p, d) for i, p, d, _ in predictions if i.has_pair]

@@ -160,7 +160,7 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
 def _is_break(seg: Segment, cues: list[CueHit], index: int) -> bool:
     if seg.tokens[index].text in PUNCTUATION:
         return True
-    return any(c.first == index and c.cue.kind is CueKind.BREAK for c in cues)
+    return any(c.first == index and c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE) for c in cues)
 
 
 def _clause(seg: Segment, cues: list[CueHit], index: int) -> tuple[int, int]:
@@ -183,11 +183,16 @@ def _context(seg: Segment, cues: list[CueHit], first: int) -> tuple[bool, bool, 
             negated = negated or not any(_is_break(seg, cues, i) for i in range(c.last + 1, first))
         elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif kind is CueKind.BACKGROUND and lo <= c.last < first:
+        elif (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
+            kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW
+        ):
             background = True
-        elif kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW:
-            background = True
-    if seg.index > 0 and cues and cues[0].first == 0 and cues[0].cue.kind in (CueKind.BACKGROUND, CueKind.PAST):
+    if (
+        seg.index > 0
+        and cues
+        and cues[0].first == 0
+        and cues[0].cue.kind in (CueKind.BACKGROUND, CueKind.PAST)
+    ):
         background = True  # "Earlier, ..." / "Following ..." opens a background sentence
     return negated, hedged, background
 
@@ -201,7 +206,10 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
         events, cues = _matches(lexicon, seg)
         event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
         cues = [
-            c for c in cues if c.cue.kind is not CueKind.NEUTRAL or not any(i in event_tokens for i in range(c.first, c.last + 1))
+            c
+            for c in cues
+            if c.cue.kind is not CueKind.NEUTRAL
+            or not any(i in event_tokens for i in range(c.first, c.last + 1))
         ]
         found.append((seg, events, cues))
         all_cues.extend(cues)
@@ -211,6 +219,17 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
             negated, hedged, background = _context(seg, cues, first)
             surface = seg.text[seg.tokens[first].start : seg.tokens[last].end]
             hits.append(
-                Hit(phrase, surface, seg.index, first, last, negated, hedged, background, neutral_domain, seg.weight)
+                Hit(
+                    phrase,
+                    surface,
+                    seg.index,
+                    first,
+                    last,
+                    negated,
+                    hedged,
+                    background,
+                    neutral_domain,
+                    seg.weight,
+                )
             )
     return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

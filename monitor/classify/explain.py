@@ -50,7 +50,7 @@ def render(a: Analysis) -> str:
         if seg_hits:
             lines.append(f"  [{seg.role}]")
             lines.extend("  " + _hit_line(h) for h in seg_hits)
-    cues = [c for c in a.reading.cues if c.cue.kind not in (CueKind.BREAK, CueKind.VENUE)]
+    cues = [c for c in a.reading.cues if c.cue.kind not in (CueKind.BREAK, CueKind.CLAUSE, CueKind.VENUE)]
     if cues:
         shown = ", ".join(f"{cu.cue.lemma} ({cu.cue.kind.value})" for cu in cues)
         lines.append(f"Context cues: {shown}")
@@ -65,7 +65,11 @@ def render(a: Analysis) -> str:
         lines.append(f'Deciding event: "{a.deciding.surface}"')
     lines.append(
         f"Score: {c.score:+.2f} (sum of the contributions pointing {c.event_direction.value}, capped at 10"
-        + (", at least 1 when the model decides without a phrase)" if c.event_direction.value != "neutral" else ")")
+        + (
+            ", at least 1 when the model decides without a phrase)"
+            if c.event_direction.value != "neutral"
+            else ")"
+        )
     )
     if a.attributions:
         lines.append("Pairs:")

@@ -40,9 +40,7 @@ def english_noun(word: str) -> set[str]:
     return {word, word + "s"}
 
 
-def expand(
-    phrase: str, pos: str, lang: str, irregular: Mapping[str, tuple[str, ...]]
-) -> set[str]:
+def expand(phrase: str, pos: str, lang: str, irregular: Mapping[str, tuple[str, ...]]) -> set[str]:
     """All surface forms of a phrase: pos "v" inflects the first word, "n" the last, "-" none."""
     words = phrase.split()
     if lang != "en" or pos not in ("v", "n", "vn") or not words:

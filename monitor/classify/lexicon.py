@@ -31,6 +31,7 @@ class CueKind(StrEnum):
     BACKGROUND = "background"
     PAST = "past"
     BREAK = "break"
+    CLAUSE = "clause"
     NEUTRAL = "neutral"
     VENUE = "venue"
     MEDIATOR = "mediator"
@@ -174,7 +175,7 @@ def load(lang: str = "en") -> Lexicon:
     cue_list = _cues(lang)
     for cue, pos in cue_list:
         for form in expand(cue.lemma, pos if pos != "-" else "-", lang, irregular):
-            key = normalise(form) if cue.kind is not CueKind.BREAK else form
+            key = normalise(form) if cue.kind not in (CueKind.BREAK, CueKind.CLAUSE) else form
             if key:
                 entries.setdefault(key, []).append(cue)
     automaton = ahocorasick.Automaton()

@@ -19,6 +19,9 @@ from monitor.classify.text import PUNCTUATION, tokenize
 from monitor.domain import Direction
 
 CLASSES = (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL)
+PRIOR_WEIGHT = (
+    3.0  # how far the lexicon's own reading pulls the model (see scripts/train_classifier.py --prior)
+)
 
 
 class ModelError(ValueError):
@@ -31,8 +34,8 @@ class LinearModel:
     weights: Mapping[str, tuple[float, float, float]]
     bias: tuple[float, float, float]
 
-    def scores(self, features: Mapping[str, float]) -> list[float]:
-        s = list(self.bias)
+    def scores(self, features: Mapping[str, float], prior: float = PRIOR_WEIGHT) -> list[float]:
+        s = [b + p for b, p in zip(self.bias, lexicon_prior(features, prior), strict=True)]
         for name, value in features.items():
             w = self.weights.get(name)
             if w is not None:
@@ -46,6 +49,13 @@ class LinearModel:
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
         return softmax(self.scores(features))
+
+
+def lexicon_prior(features: Mapping[str, float], weight: float = PRIOR_WEIGHT) -> list[float]:
+    """Logit offsets from the lexicon's net reading, so n-grams learned on a small set cannot overrule a clear
+    phrase they never saw ("fire on", "summons") on wording unlike the training data."""
+    net = max(-1.0, min(1.0, features.get("lex:esc", 0.0) - features.get("lex:dee", 0.0)))
+    return [weight * max(net, 0.0), weight * max(-net, 0.0), 0.0]
 
 
 def softmax(scores: list[float]) -> list[float]:

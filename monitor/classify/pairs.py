@@ -49,17 +49,24 @@ def place(segment: Segment, code: str, text: str, kind: str, start: int) -> Acto
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     """Actors minus venues ("in Doha") and mediators ("brokered by Qatar")."""
-    kept = []
+    kept: list[Actor] = []
+    venues: list[Actor] = []
     for a in actors:
         seg_cues = [c for c in cues if c.segment == a.segment]
-        venue = a.kind in VENUE_KINDS and any(
-            c.cue.kind is CueKind.VENUE and c.last == a.index - 1 for c in seg_cues
-        )
         mediator = any(
             c.cue.kind is CueKind.MEDIATOR and 0 < a.index - c.last <= MEDIATOR_WINDOW for c in seg_cues
         )
-        if not venue and not mediator:
+        venue = a.kind in VENUE_KINDS and any(
+            c.cue.kind is CueKind.VENUE and c.last == a.index - 1 for c in seg_cues
+        )
+        if venue:
+            venues.append(a)
+        elif not mediator:
             kept.append(a)
+    for v in venues:  # "opened an embassy in Tehran": a capital is a venue only when two parties remain
+        if len({a.code for a in kept if a.segment == v.segment} - {v.code}) < 2:
+            kept.append(v)
+    kept.sort(key=lambda a: (a.segment, a.index))
     return kept
 
 
@@ -77,6 +84,12 @@ def _between(actors: Sequence[Actor], cues: Sequence[CueHit], segment: int) -> A
 def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attribution | None:
     """The pair of one event: source before the phrase, target after it (or the nearest other before)."""
     here = [a for a in actors if a.segment == hit.segment]
+    bounds = [c.first for c in cues if c.segment == hit.segment and c.cue.kind is CueKind.CLAUSE]
+    lo = max((b for b in bounds if b < hit.first), default=-1)
+    hi = min((b for b in bounds if b > hit.last), default=10**9)
+    in_clause = [a for a in here if lo < a.index < hi]
+    if len({a.code for a in in_clause}) >= 2:
+        here = in_clause
     between = _between(here, cues, hit.segment)
     if between is not None:
         return between
@@ -90,7 +103,9 @@ def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attrib
         return None
     for a in after:
         if a.code != source.code:
-            return Attribution(Pair.of(source.code, a.code), source, a, "actor before the event, target after it")
+            return Attribution(
+                Pair.of(source.code, a.code), source, a, "actor before the event, target after it"
+            )
     for a in reversed(before):
         if a.code != source.code:
             return Attribution(Pair.of(source.code, a.code), source, a, "both actors named before the event")

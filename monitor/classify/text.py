@@ -7,12 +7,38 @@ from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[,;:()]", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“‘'(]?[A-Z0-9])")
-_ABBREVIATION = re.compile(r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|St|No|Jan|Feb|Aug|Sept?|Oct|Nov|Dec)\.$")
+_ABBREVIATION = re.compile(
+    r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|St|No|Jan|Feb|Aug|Sept?|Oct|Nov|Dec)\.$"
+)
 
 # Words skipped before matching, so "recalls its ambassador" matches the phrase "recall ambassador".
 FILLERS = frozenset(
-    "a an the its their his her our my your has have had been being be will would shall to also formally "
-    "officially jointly".split()
+    [
+        "a",
+        "an",
+        "the",
+        "its",
+        "their",
+        "his",
+        "her",
+        "our",
+        "my",
+        "your",
+        "has",
+        "have",
+        "had",
+        "been",
+        "being",
+        "be",
+        "will",
+        "would",
+        "shall",
+        "to",
+        "also",
+        "formally",
+        "officially",
+        "jointly",
+    ]
 )
 PUNCTUATION = frozenset(",;:()")
 
@@ -31,9 +57,7 @@ def tokenize(text: str) -> list[Token]:
         word = m.group().lower().replace("’", "'").rstrip(".")
         if not word:
             continue
-        if word.endswith("n't"):
-            word = "not"
-        elif word == "cannot":
+        if word.endswith("n't") or word == "cannot":
             word = "not"
         elif word.endswith("'s"):
             word = word[:-2] or word

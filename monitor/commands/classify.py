@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from monitor.classify import analyse, classify as classify_item, warm
-from monitor.classify import baselines, evaluate as ev
+from monitor.classify import analyse, baselines, warm
+from monitor.classify import classify as classify_item
+from monitor.classify import evaluate as ev
 from monitor.classify.explain import render
 
 
@@ -68,8 +69,8 @@ def _fmt(m: ev.Metrics, title: str) -> list[str]:
     columns = list(next(iter(m.confusion.values())).keys()) if m.confusion else []
     lines.append("  confusion (rows gold, columns predicted):")
     lines.append("  " + " " * 14 + "".join(f"{c:>15}" for c in columns))
-    for gold, row in m.confusion.items():
-        lines.append(f"  {gold:<14}" + "".join(f"{row[c]:>15}" for c in columns))
+    for gold, counts in m.confusion.items():
+        lines.append(f"  {gold:<14}" + "".join(f"{counts[c]:>15}" for c in columns))
     return lines
 
 
@@ -90,8 +91,15 @@ def evaluate(args: argparse.Namespace) -> int:
             for name, s in results.items()
         }
         report["worst_errors"] = [  # type: ignore[assignment]
-            {"id": i.id, "line": i.line, "title": i.title, "gold": i.event_direction, "gold_pair": i.pair.as_list() if i.pair else None,
-             "result": a.result.to_json(i.id), "explanation": render(a)}
+            {
+                "id": i.id,
+                "line": i.line,
+                "title": i.title,
+                "gold": i.event_direction,
+                "gold_pair": i.pair.as_list() if i.pair else None,
+                "result": a.result.to_json(i.id),
+                "explanation": render(a),
+            }
             for i, a in worst
         ]
         print(json.dumps(report, indent=2, default=str))
