@@ -315,18 +315,14 @@ def _timezone(value: Any) -> str:
     return value.strip()
 
 
-def _database_url(value: Any) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+_DATABASE_URL = re.compile(r"[\w+]+://")  # SQLAlchemy's own test; checked without importing it
 
-    if not isinstance(value, str) or not value.strip():
-        raise _invalid("database", "expected a SQLAlchemy URL like sqlite:///var/monitor.db")
-    try:
-        make_url(value.strip())
-    except ArgumentError:
+
+def _database_url(value: Any) -> str:
+    if not isinstance(value, str) or not _DATABASE_URL.match(value.strip()):
         raise _invalid(
             "database", "not a SQLAlchemy URL (like sqlite:///var/monitor.db or postgresql+psycopg://host/db)"
-        ) from None
+        )
     return value.strip()
 
 
