@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
@@ -43,7 +44,7 @@ MAX_KEY_LENGTH = 200  # longer guids and links are stored as their hash (the col
 MIN_TOKENS = 3  # shorter headlines ("Tuesday Briefing", "Gaza ceasefire") are never grouped
 MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (see bench/dedup_corpus.py)
 BANDS = 10
-ROWS = 2
+ROWS = 2  # _band_keys formats two rows a band
 
 # fmt: off
 STOPWORDS = frozenset([
@@ -67,16 +68,11 @@ _SUFFIX_CONNECTORS = frozenset(["of", "the", "and", "&", "de", "al", "el", "for"
 _DELETE = re.compile(r"['’‘`´.]")
 _WORD = re.compile(r"\w+")
 
-_MERSENNE = (1 << 61) - 1
-# Fixed (a, b) pairs for the MinHash permutations h(x) = (a*x + b) mod 2**61-1. Fixed forever: the band
-# keys are stored in the database, so changing these silently splits every story in flight.
-_PERMUTATIONS: tuple[tuple[int, int], ...] = tuple(
-    (
-        int.from_bytes(hashlib.blake2b(f"a{i}".encode(), digest_size=8).digest(), "big") % _MERSENNE | 1,
-        int.from_bytes(hashlib.blake2b(f"b{i}".encode(), digest_size=8).digest(), "big") % _MERSENNE,
-    )
-    for i in range(BANDS * ROWS)
-)
+# Each shingle is hashed once (BLAKE2b) into BANDS*ROWS independent 16-bit values; the MinHash signature
+# is the minimum of each position over the shingles (16 bits: ties between unrelated shingles are rare
+# among a headline's ten or so, and a band of two is a 32-bit key). Fixed forever: the band keys are stored in
+# the database, so changing the hash silently splits every story in flight (a test pins the values).
+_HASH_VALUES = struct.Struct(f">{BANDS * ROWS}H")
 
 
 def item_key(entry: Entry) -> str:
@@ -183,14 +179,10 @@ def signature(title: str, outlet: str | None = None) -> Signature:
 
 
 def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
-    values = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
-    minima = [min((a * v + b) % _MERSENNE for v in values) for a, b in _PERMUTATIONS]
-    keys = []
-    for band in range(BANDS):
-        rows = minima[band * ROWS : (band + 1) * ROWS]
-        digest = hashlib.blake2b(repr(rows).encode(), digest_size=8).hexdigest()
-        keys.append(f"b{band}:{digest}")
-    return tuple(keys)
+    size = _HASH_VALUES.size
+    hashed = [_HASH_VALUES.unpack(hashlib.blake2b(s.encode(), digest_size=size).digest()) for s in shingles]
+    m = list(map(min, zip(*hashed, strict=True)))
+    return tuple(f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS))
 
 
 def similarity(a: Signature, b: Signature) -> float:
