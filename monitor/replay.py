@@ -203,8 +203,8 @@ def replay(
         report.stories += len(story_ids)
         if on_progress is not None:
             on_progress(report.items)
-    # Let pending shifts (dwell, decay, quiet period) play out after the archive ends.
-    tick_until(items[-1].published + settings.tension.quiet_period + 2 * settings.tension.half_life)
+    # A shift still waiting out its dwell when the archive ends is judged; nothing later is invented.
+    tick_until(slice_end(items[-1].published, slice_width, origin) + settings.tension.min_dwell + slice_width)
     return report
 
 

@@ -15,13 +15,14 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertPolicy, Decision, Memory, decide, make_alert
 from monitor.db.models import Item, PairState, Story, StoryScore, TensionContribution, TensionPoint
+from monitor.db.types import UTCDateTime
 from monitor.domain import Alert, Direction, Evidence, Level, Pair, PairScore
 from monitor.tension import (
     Contribution,
@@ -32,6 +33,17 @@ from monitor.tension import (
     decay,
     next_due,
     step,
+)
+
+_stories = cast(Table, Story.__table__)
+# One executemany per run: what was counted (and, for new stories, when they were classified).
+_MARK_STORIES = (
+    update(_stories)
+    .where(_stories.c.id == bindparam("sid"))
+    .values(
+        scored_sources=bindparam("n"),
+        classified_at=func.coalesce(_stories.c.classified_at, bindparam("at", type_=UTCDateTime())),
+    )
 )
 
 
@@ -128,13 +140,18 @@ def track(
         scores.update(_stored_scores(session, [s.id for s in grown], wanted))
     counted = [s for s in stories if s.id in readings or s.source_count > s.scored_sources]
     per_pair = _contribute(session, counted, scores, wanted, settings)
-    if counted:
-        session.execute(update(Story), [{"id": s.id, "scored_sources": s.source_count} for s in counted])
+    marks = [
+        {"sid": s.id, "n": s.source_count, "at": now if s.id in readings else None}
+        for s in stories
+        if s.id in readings or s.source_count > s.scored_sources
+    ]
+    if marks:
+        session.execute(_MARK_STORIES, marks)
 
     judged: list[Judged] = []
     alerts: list[Alert] = []
     due: list[datetime] = []
-    rows = {r.pair: r for r in session.scalars(select(PairState).where(PairState.pair.in_(wanted)))}
+    rows = {r.pair: r for r in session.scalars(_PAIR_STATES, {"pairs": list(wanted)})}
     for key, pair in wanted.items():
         row = rows.get(key)
         if row is None:
@@ -195,26 +212,33 @@ class _Story:
     scored_sources: int
 
 
+_STORY_COLUMNS = select(
+    Story.id,
+    Story.title,
+    Story.summary,
+    Story.first_published_at,
+    Story.source_count,
+    Story.sources,
+    Story.classified_at,
+    Story.scored_sources,
+).order_by(Story.id)
+# Built once: SQLAlchemy caches the compiled form, the per-slice cost is only the round trip.
+_STORIES_BY_ID = _STORY_COLUMNS.where(Story.id.in_(bindparam("ids", expanding=True)))
+_STORIES_TO_DO = _STORY_COLUMNS.where(
+    or_(Story.classified_at.is_(None), Story.source_count > Story.scored_sources)
+)
+_PAIR_STATES = select(PairState).where(PairState.pair.in_(bindparam("pairs", expanding=True)))
+
+
 def _candidates(session: Session, story_ids: Collection[int] | None) -> list[_Story]:
-    query = select(
-        Story.id,
-        Story.title,
-        Story.summary,
-        Story.first_published_at,
-        Story.source_count,
-        Story.sources,
-        Story.classified_at,
-        Story.scored_sources,
-    )
     if story_ids is None:
-        query = query.where(or_(Story.classified_at.is_(None), Story.source_count > Story.scored_sources))
+        rows = session.execute(_STORIES_TO_DO)
     elif not story_ids:
         return []
     else:
-        query = query.where(Story.id.in_(list(story_ids)))
+        rows = session.execute(_STORIES_BY_ID, {"ids": list(story_ids)})
     return [
-        _Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), r[6] is not None, r[7])
-        for r in session.execute(query.order_by(Story.id))
+        _Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), r[6] is not None, r[7]) for r in rows
     ]
 
 
@@ -246,8 +270,6 @@ def _classify(
         readings[story.id] = by_pair
     if score_rows:
         session.execute(insert(StoryScore), score_rows)
-    if readings:
-        session.execute(update(Story), [{"id": sid, "classified_at": now} for sid in readings])
     return len(readings), readings
 
 
