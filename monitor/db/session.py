@@ -106,12 +106,10 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        """A session for reading only: on SQLite it never waits for the write lock. Rolled back."""
+        """A session for reading only: on SQLite it never waits for the write lock. Never committed;
+        closing it ends the transaction, and the objects read stay usable (detached, not expired)."""
         with self.sessions(bind=self.engine.execution_options(sqlite_begin="DEFERRED")) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply the packaged Alembic migrations up to `revision`."""
