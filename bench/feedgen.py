@@ -45,9 +45,9 @@ def _fragments() -> tuple[str, ...]:
             "<item><title><![CDATA[" + t + "]]></title>"
             f"<description>{s}</description>"
             f"<link>https://news.bench.example/{{n}}/{slug}-{i}?at_medium=RSS&amp;at_campaign=rss&amp;utm_source=feed</link>"
-            "<guid isPermaLink=\"false\">https://news.bench.example/{n}/{v}/{i}</guid>"
+            '<guid isPermaLink="false">https://news.bench.example/{n}/{v}/{i}</guid>'
             "<pubDate>{date}</pubDate><dc:creator>Bench Desk</dc:creator>"
-            "<media:thumbnail width=\"240\" height=\"135\" url=\"https://img.bench.example/{n}/{i}.jpg\"/></item>\n"
+            '<media:thumbnail width="240" height="135" url="https://img.bench.example/{n}/{i}.jpg"/></item>\n'
         )
     return tuple(fragments)
 
