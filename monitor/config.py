@@ -836,6 +836,17 @@ def _read_document(text: str, path: Path) -> _Document:
         line = mark.line + 1 if mark else 1
         column = f", column {mark.column + 1}" if mark else ""
         problem = err.problem or err.context or "invalid YAML"
+        if "'\\t'" in problem:
+            problem += " (indent with spaces, not tabs)"
+        started = err.context_mark
+        if (
+            err.problem
+            and err.context
+            and started is not None
+            and mark is not None
+            and started.line != mark.line
+        ):
+            problem += f" ({err.context} started at line {started.line + 1})"
         raise ConfigError(f"{path}:{line}: YAML syntax error{column}: {problem}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}:1: YAML error: {type(err).__name__}") from None
