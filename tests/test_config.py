@@ -506,3 +506,24 @@ def test_an_alias_bomb_or_a_self_referring_alias_is_an_error_not_a_hang() -> Non
         parse_config(bomb)
     with pytest.raises(ConfigError, match=r"^<memory>:1: feeds\[0\]: an alias refers to itself$"):
         parse_config("feeds: &f [*f]\n")
+
+
+def test_the_commented_notifier_examples_are_valid_once_uncommented(tmp_path: Path) -> None:
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index("notifiers:")
+    out = []
+    for i, line in enumerate(lines):
+        if i > start and line.startswith("  #"):
+            line = "  " + line[len("  # ") :] if line.startswith("  # ") else ""
+        out.append(line)
+    config = load_config(write(tmp_path, "\n".join(out) + "\n"))
+    assert {name: n.type for name, n in config.notifiers.items()} == {
+        "desk-email": "email",
+        "desk-slack": "slack",
+        "ops-hook": "webhook",
+    }
+    email = config.notifiers["desk-email"]
+    assert isinstance(email, EmailNotifier)
+    assert (email.port, email.starttls, email.tls) == (587, True, False)
+    assert email.password == SecretRef(env="SMTP_PASSWORD", owner="notifier 'desk-email' password")
+    assert config.notifiers_for(Pair.of("PK", "IR")) == ("desk-email", "desk-slack", "ops-hook")
