@@ -172,7 +172,11 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     pair_scores: list[PairScore] = []
     if keep_pairs:
         for i, (at, hit) in enumerate(attributions):
-            if i == 0:
+            if reading.neutral_domain:
+                # Sport, culture, routine trade figures, disasters: the pair stays neutral (the event reading,
+                # e.g. routine aid as cooperation, is left as it is).
+                direction, value = Direction.NEUTRAL, 0.0
+            elif i == 0:
                 direction, value = event_direction, score
             else:
                 own = sum(h.value for h in reading.hits if h is hit)

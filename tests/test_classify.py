@@ -1,0 +1,195 @@
+"""The classifier on the hard cases of issue 3, and its invariants on arbitrary text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.classify import Classification, analyse, classify
+from monitor.classify.inflect import english_verb
+from monitor.classify.lexicon import load
+from monitor.classify.text import sentences
+from monitor.domain import Direction, Pair
+
+SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "pakistan-iran-2024-01-19.txt"
+ESC, DEESC, NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
+
+
+def test_it_reads_an_ambassador_recall_as_escalation_between_the_two_states() -> None:
+    c = classify("Pakistan recalls ambassador from Tehran")
+    assert (c.pair, c.direction) == (Pair.of("PK", "IR"), ESC)
+    assert c.score > 0
+    assert "recalls ambassador" in c.evidence
+
+
+def test_it_reads_returning_envoys_as_de_escalation() -> None:
+    c = classify("Iran, Pakistan agree to return envoys")
+    assert (c.pair, c.direction) == (Pair.of("IR", "PK"), DEESC)
+    assert c.score < 0
+
+
+def test_it_keeps_a_cricket_result_neutral() -> None:
+    c = classify("India beat Pakistan by six wickets")
+    assert c.direction is NEUTRAL and c.event_direction is NEUTRAL
+    assert c.score == 0
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Japan and South Korea open joint film festival in Seoul",
+        "Earthquake in Turkey kills 300; Greece sends rescue teams",
+        "India and Pakistan meet in the World Cup final",
+    ],
+)
+def test_it_keeps_culture_and_disasters_neutral(title: str) -> None:
+    assert classify(title).direction is NEUTRAL
+
+
+def test_a_denied_expulsion_is_not_escalation() -> None:
+    c = classify("Iran denies plans to expel Pakistani diplomats")
+    assert c.direction is not ESC
+    hit = next(h for h in analyse("Iran denies plans to expel Pakistani diplomats").reading.hits)
+    assert hit.negated
+
+
+def test_background_strikes_do_not_outweigh_a_ceasefire() -> None:
+    a = analyse("India and Pakistan agree ceasefire after last week's strikes")
+    assert a.result.direction is DEESC
+    strikes = next(h for h in a.reading.hits if h.surface == "strikes")
+    assert strikes.background
+
+
+def test_an_item_about_two_pairs_reports_both_headline_first() -> None:
+    c = classify("Israel strikes Hezbollah targets in Lebanon as Russia and Ukraine agree prisoner swap")
+    assert [p.pair for p in c.pairs] == [Pair.of("IL", "LB"), Pair.of("RU", "UA")]
+    assert [p.direction for p in c.pairs] == [ESC, DEESC]
+    assert c.pair == Pair.of("IL", "LB")
+
+
+def test_it_reads_metonyms_as_their_states() -> None:
+    c = classify("The Kremlin summons the French ambassador")
+    assert (c.pair, c.direction) == (Pair.of("RU", "FR"), ESC)
+
+
+def test_it_reads_demonyms_and_role_only_leaders() -> None:
+    c = classify("Iran's foreign minister meets his Pakistani counterpart")
+    assert (c.pair, c.direction) == (Pair.of("IR", "PK"), DEESC)
+    c = classify("Pakistani troops fire on Afghan border posts")
+    assert (c.pair, c.direction) == (Pair.of("AF", "PK"), ESC)
+
+
+def test_a_mediator_is_not_a_party() -> None:
+    c = classify("Ceasefire between Israel and Hamas brokered by Qatar takes effect")
+    assert (c.pair, c.direction) == (Pair.of("IL", "PS"), DEESC)
+
+
+def test_a_domestic_event_has_no_pair() -> None:
+    c = classify("Police arrest hundreds of protesters in Paris")
+    assert c.pair is None and c.direction is NEUTRAL and c.pairs == ()
+    assert c.event_direction is ESC
+
+
+def test_georgia_the_us_state_is_not_a_party() -> None:
+    c = classify("Georgia governor signs voting bill")
+    assert c.pair is None
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="../shared/seed is not beside the repository")
+def test_the_seed_story_is_iran_pakistan_de_escalation() -> None:
+    lines = [line for line in SEED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    c = classify(lines[0], " ".join(lines[2:]))
+    assert (c.pair, c.direction) == (Pair.of("IR", "PK"), DEESC)
+    assert c.pairs[0].pair == Pair.of("IR", "PK")
+
+
+def test_inflections_come_from_lemmas() -> None:
+    irregular = {"strike": ("strikes", "struck", "striking")}
+    assert {"expels", "expelled", "expelling"} <= english_verb("expel", {})
+    assert "struck" in english_verb("strike", irregular)
+    assert {"agrees", "agreed"} <= english_verb("agree", {})
+    c = classify("Pakistan expelled the Iranian ambassador")
+    assert c.direction is ESC
+
+
+def test_the_lexicon_carries_a_version_and_codes() -> None:
+    lx = load("en")
+    assert lx.version
+    assert len(lx.phrases) > 400
+    assert all(0 <= p.intensity <= 10 and p.cameo[:2].isdigit() for p in lx.phrases)
+
+
+def test_abbreviations_do_not_end_a_sentence() -> None:
+    assert sentences("The U.S. envoy met Gen. Smith. Talks resume Monday.") == [
+        "The U.S. envoy met Gen. Smith.",
+        "Talks resume Monday.",
+    ]
+
+
+def test_to_json_matches_the_command_contract() -> None:
+    out = classify("Pakistan recalls ambassador from Tehran").to_json("x1")
+    assert list(out) == [
+        "id",
+        "pair",
+        "direction",
+        "score",
+        "confidence",
+        "event_direction",
+        "evidence",
+        "pairs",
+    ]
+    assert out["pair"] == ["IR", "PK"] and out["id"] == "x1"
+    assert out["pairs"] == [{"pair": ["IR", "PK"], "direction": "escalation", "score": out["score"]}]
+
+
+def _valid(c: Classification) -> None:
+    assert -10.0 <= c.score <= 10.0
+    assert 0.0 <= c.confidence <= 1.0
+    if c.pair is None:
+        assert c.direction is NEUTRAL
+    else:
+        assert c.pair.a < c.pair.b and c.pairs[0].pair == c.pair
+    assert isinstance(c.evidence, tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_it_never_crashes_on_arbitrary_unicode(title: str, summary: str) -> None:
+    _valid(classify(title, summary))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Iran",
+                "Pakistan",
+                "not",
+                "strikes",
+                "agree",
+                "after",
+                "in",
+                "Doha",
+                "between",
+                "and",
+                ",",
+                "last week",
+                "talks",
+                "wickets",
+                "recalls ambassador",
+                "may",
+                "Hamas",
+                "the",
+                ".",
+                "'s",
+            ]
+        ),
+        max_size=25,
+    )
+)
+def test_it_returns_valid_output_on_headline_like_noise(words: list[str]) -> None:
+    _valid(classify(" ".join(words)))
