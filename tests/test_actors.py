@@ -59,7 +59,7 @@ def test_country_name_rejects_an_unknown_code_by_name() -> None:
 
 
 def test_every_state_is_found_by_its_display_name(gazetteer: Gazetteer) -> None:
-    for code in sorted(gazetteer.codes):
+    for code in sorted(gazetteer.codes - {"GE"}):  # "Georgia" alone needs support: see the Georgia tests
         name = gazetteer.country_name(code)
         found = gazetteer.find(f"News from {name} today")
         assert [m.code for m in found] == [code], name
@@ -259,6 +259,8 @@ def test_georgia_the_us_state_is_not_the_country(gazetteer: Gazetteer) -> None:
     assert codes(gazetteer, "Georgia voters head to the polls in the Senate runoff as Kemp campaigns") == []
     assert codes(gazetteer, "Georgia Bulldogs win the SEC title") == []
     assert codes(gazetteer, "Georgia and Florida brace for hurricane") == []
+    assert codes(gazetteer, "Trump heads to Georgia as Republicans look for midterm boost") == ["US"]
+    assert codes(gazetteer, "Mega Millions player in Georgia wins jackpot") == []
 
 
 def test_georgia_the_country_is_recognised(gazetteer: Gazetteer) -> None:
@@ -268,6 +270,8 @@ def test_georgia_the_country_is_recognised(gazetteer: Gazetteer) -> None:
         "GE",
     ]
     assert codes(gazetteer, "Georgia's ruling party claims victory") == ["GE"]
+    assert codes(gazetteer, "Russia's new Black Sea naval base alarms Georgia") == ["RU", "GE"]
+    assert codes(gazetteer, "Moldova and Georgia celebrate EU membership talks") == ["MD", "GE"]
 
 
 def test_jordan_as_a_person_is_not_the_kingdom(gazetteer: Gazetteer) -> None:
@@ -276,12 +280,18 @@ def test_jordan_as_a_person_is_not_the_kingdom(gazetteer: Gazetteer) -> None:
     assert codes(gazetteer, "Rep. Jim Jordan subpoenas officials") == []
     assert codes(gazetteer, "Michael Jordan returned to Chicago, and Jordan said he was happy") == []
     assert codes(gazetteer, "Jordan Bardella leads the polls") == []
+    assert codes(gazetteer, "Michael B. Jordan wins best actor") == []
+    assert codes(gazetteer, "Gaetz Supports Scalise and Jordan to Replace McCarthy as Speaker") == []
 
 
 def test_jordan_the_kingdom_is_recognised(gazetteer: Gazetteer) -> None:
     assert codes(gazetteer, "Jordan said it would not allow its airspace to be used") == ["JO"]
     assert codes(gazetteer, "Iran Warns Jordan Over Airspace") == ["IR", "JO"]
     assert codes(gazetteer, "Israel and Jordan sign water deal") == ["IL", "JO"]
+    assert codes(gazetteer, "Iranian missiles target Aqaba in Jordan as the speaker calls for calm") == [
+        "IR",
+        "JO",
+    ]
 
 
 def test_turkey_the_bird_is_not_the_country(gazetteer: Gazetteer) -> None:
@@ -349,6 +359,13 @@ def test_sudan_is_not_south_sudan(gazetteer: Gazetteer) -> None:
 def test_korea_alone_is_south_korea_and_the_north_is_separate(gazetteer: Gazetteer) -> None:
     assert codes(gazetteer, "North Korea threatens South Korea") == ["KP", "KR"]
     assert codes(gazetteer, "Korea's exports rise") == ["KR"]
+
+
+def test_the_emirates_stadium_and_a_first_name_finn_are_not_countries(gazetteer: Gazetteer) -> None:
+    assert codes(gazetteer, "Martinelli scores the only goal at the Emirates") == []
+    assert codes(gazetteer, "Saudi Arabia and the Emirates sign a defence pact") == ["SA", "AE"]
+    assert codes(gazetteer, "Finn Allen hits three sixes") == []
+    assert codes(gazetteer, "Finns vote in a presidential election") == ["FI"]
 
 
 def test_indian_stays_india(gazetteer: Gazetteer) -> None:

@@ -11,7 +11,10 @@ hits are resolved longest first. Then context decides the ambiguous names (flags
 - ``person``: a name that is also a person's (Jordan, Chad): dropped after a given name ("Michael Jordan"),
   before a capitalised surname in sentence-case text ("Chad Smith said"), and again later in the same text.
 - ``ambiguous``: dropped when the text holds evidence against its country (a ``not`` phrase naming the code:
-  "Atlanta" against Georgia the country, "Thanksgiving" against Turkey) and no other mention of that country.
+  "Thanksgiving" against Turkey, "Speaker" against Jordan) and nothing for it (another name of that country,
+  a ``not`` phrase naming it with "+", or a mention of one of its listed ``neighbours``).
+- ``weak``: kept only with evidence for its country: "Georgia" is far more often the US state in English news,
+  so it needs "Tbilisi", "Georgian", "Caucasus", "EU" or a mention of Russia, Armenia, Azerbaijan...
 - ``exact``: only as written (no UPPER CASE variant: "Xi" must not match a cricket "playing XI").
 
 ``not`` phrases (Washington Post, New Mexico, Indian Ocean, South China Sea...) are matched like names, so
@@ -44,12 +47,14 @@ ROLE_KINDS = ("role", "institution")
 _PERSON = 1
 _AMBIGUOUS = 2
 _EXACT = 4
-_FLAG_NAMES = {"person": _PERSON, "ambiguous": _AMBIGUOUS, "exact": _EXACT}
+_WEAK = 8
+_FLAG_NAMES = {"person": _PERSON, "ambiguous": _AMBIGUOUS, "exact": _EXACT, "weak": _WEAK}
+_CONTEXTUAL = _PERSON | _AMBIGUOUS | _WEAK
 
 # Length-preserving normalisation of the text before matching: curly apostrophes, odd hyphens and spaces.
 _ODD_CHARACTERS = (("’", "'"), ("‘", "'"), ("ʼ", "'"), ("‐", "-"), ("‑", "-"), ("\u00a0", " "))
 
-_PREVIOUS_WORD = re.compile(r"([A-Z][\w'-]*)\.?\s+$")
+_PREVIOUS_WORD = re.compile(r"([A-Z][\w'-]*)(\.?)\s+$")
 _NEXT_WORD = re.compile(r"\s+([A-Z][a-z][\w'-]*)")
 _LONG_WORD = re.compile(r"[^\W\d_]{4,}")
 _PRONOUN = re.compile(r"(?:his|her|their|its)\s+$", re.IGNORECASE)
@@ -109,7 +114,7 @@ class _Entry:
     extendable: bool = field(init=False)  # may head a role phrase: a name or demonym
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "special", self.kind == "not" or bool(self.flags & (_PERSON | _AMBIGUOUS)))
+        object.__setattr__(self, "special", self.kind == "not" or bool(self.flags & _CONTEXTUAL))
         object.__setattr__(self, "extendable", self.kind in ("name", "demonym"))
 
 
@@ -131,6 +136,7 @@ class Gazetteer:
         "_role_kinds",
         "_role_re",
         "_role_starts",
+        "_supported_by",
         "lang",
         "version",
     )
@@ -144,11 +150,17 @@ class Gazetteer:
         phrases: Iterable[_Phrase],
         roles: dict[str, str],
         given_names: frozenset[str],
+        neighbours: dict[str, frozenset[str]],
     ) -> None:
         self.lang = lang
         self.version = version
         self._names = names
         self._given_names = given_names
+        # a mention of Russia supports "Georgia" the country: code -> the ambiguous codes it supports
+        self._supported_by: dict[str, set[str]] = {}
+        for code, others in neighbours.items():
+            for other in others:
+                self._supported_by.setdefault(other, set()).add(code)
         self._role_kinds = {role.lower(): kind for role, kind in roles.items()}
         # the first two letters of the word after a name that may begin a role: skips most regex calls
         self._role_starts = frozenset(w[:2] for w in [*self._role_kinds, *_ROLE_MODIFIERS])
@@ -229,8 +241,10 @@ class Gazetteer:
             if entry.kind == "not":
                 against.update(entry.against)
                 supports.update(entry.supports)
-            elif not entry.flags & (_PERSON | _AMBIGUOUS):
+            elif not entry.flags & _CONTEXTUAL:
                 supports.add(entry.code)
+        for code in list(supports):
+            supports.update(self._supported_by.get(code, ()))
         starts = {hit[0] for hit in hits}
         persons: set[str] = set()
         title_case: bool | None = None
@@ -248,7 +262,8 @@ class Gazetteer:
                 if self._is_person(norm, start, end, starts, title_case):
                     persons.add(surface)
                     continue
-            if entry.flags & (_PERSON | _AMBIGUOUS) and entry.code in against and entry.code not in supports:
+            unsupported = entry.flags & _CONTEXTUAL and entry.code not in supports
+            if unsupported and (entry.code in against or entry.flags & _WEAK):
                 continue
             kind = entry.kind
             if entry.extendable:
@@ -261,8 +276,10 @@ class Gazetteer:
 
     def _is_person(self, norm: str, start: int, end: int, starts: set[int], title_case: bool) -> bool:
         previous = _PREVIOUS_WORD.search(norm, max(0, start - 40), start)
-        if previous is not None and previous.group(1) in self._given_names:
-            return True
+        if previous is not None:
+            word = previous.group(1)
+            if word in self._given_names or (len(word) == 1 and previous.group(2)):  # "Michael B. Jordan"
+                return True
         if title_case:
             return False
         following = _NEXT_WORD.match(norm, end)
@@ -290,6 +307,7 @@ def _parse(path: Path, lang: str) -> Gazetteer:
     phrases: list[_Phrase] = []
     roles: dict[str, str] = {}
     given: set[str] = set()
+    neighbours: dict[str, frozenset[str]] = {}
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.rstrip()
         if not line or line.startswith("#"):
@@ -333,6 +351,9 @@ def _parse(path: Path, lang: str) -> Gazetteer:
                 raise ActorDataError(f"{where}: role kind must be one of {ROLE_KINDS}, got {fields[1]!r}")
             for role in _split(fields[2]):
                 roles[role] = fields[1]
+        elif record == "neighbours":
+            _expect(fields, 3, 3, where)
+            neighbours[_code(fields[1], where)] = frozenset(_code(c, where) for c in _split(fields[2]))
         elif record == "given":
             _expect(fields, 2, 2, where)
             given.update(_split(fields[1]))
@@ -341,11 +362,18 @@ def _parse(path: Path, lang: str) -> Gazetteer:
     if not version:
         raise ActorDataError(f"{path.name}: missing the `version` line")
     unknown = {p.entry.code for p in phrases if p.entry.code and p.entry.code not in names}
+    unknown.update(c for code, others in neighbours.items() for c in {code, *others} if c not in names)
     if unknown:
         raise ActorDataError(f"{path.name}: codes without a `state` line: {', '.join(sorted(unknown))}")
     phrases += _iso_phrases(names, lang)
     return Gazetteer(
-        lang=lang, version=version, names=names, phrases=phrases, roles=roles, given_names=frozenset(given)
+        lang=lang,
+        version=version,
+        names=names,
+        phrases=phrases,
+        roles=roles,
+        given_names=frozenset(given),
+        neighbours=neighbours,
     )
 
 
