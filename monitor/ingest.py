@@ -230,7 +230,7 @@ def _candidates(
                 select(_STORY_KEYS.c.story_id, _STORY_KEYS.c.key, _STORY_KEYS.c.created_at).where(
                     _STORY_KEYS.c.key.in_(chunk), _STORY_KEYS.c.created_at.between(low, high)
                 )
-            ).tuples()
+            )
         )
     drafts: dict[int, _Draft] = {}
     for chunk in _chunks(sorted({story_id for story_id, _, _ in hits})):
@@ -238,7 +238,7 @@ def _candidates(
             select(_STORIES.c.id, _STORIES.c.title, _STORIES.c.first_published_at, _STORIES.c.sources).where(
                 _STORIES.c.id.in_(chunk)
             )
-        ).tuples()
+        )
         for story_id, title, first, sources in rows:
             outlets = [str(s) for s in sources or []]
             drafts[story_id] = _Draft(
