@@ -115,16 +115,15 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """timedelta(minutes=90) -> '1h30m'; the inverse of parse_duration for whole units."""
-    total = value.total_seconds()
-    if total == 0:
+    """timedelta(minutes=90) -> '1h30m', 24 h -> '24h', 14 days -> '14d'; parse_duration reads it back."""
+    if value < timedelta(0):
+        return "-" + format_duration(-value)
+    remaining = round(value.total_seconds() * 1000)
+    if remaining == 0:
         return "0s"
-    if total < 1:
-        return f"{round(total * 1000)}ms"
+    units = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
     parts = []
-    remaining = int(total)
-    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-    for unit, size in units if total >= 2 * 86400 else units[1:]:
+    for unit, size in units if remaining >= 2 * 86_400_000 else units[1:]:
         count, remaining = divmod(remaining, size)
         if count:
             parts.append(f"{count}{unit}")

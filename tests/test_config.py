@@ -269,9 +269,19 @@ def test_a_bare_number_gets_a_hint() -> None:
         parse_duration("90")
 
 
-@pytest.mark.parametrize("text", ["90s", "5m", "1h30m", "2d", "14d", "24h", "250ms", "0s"])
+@pytest.mark.parametrize("text", ["90s", "5m", "1h30m", "2d", "14d", "24h", "250ms", "0s", "1.5s", "1d"])
 def test_format_duration_round_trips(text: str) -> None:
     assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
+
+
+def test_format_duration_writes_what_a_person_would() -> None:
+    assert [format_duration(parse_duration(t)) for t in ("90s", "1.5s", "24h", "14d", "36h")] == [
+        "1m30s",
+        "1s500ms",
+        "24h",
+        "14d",
+        "36h",
+    ]
 
 
 @pytest.mark.parametrize(
