@@ -2,13 +2,15 @@
 
 Feed `n` at version `v` is an RSS 2.0 document of 50 items (about 25 kB) shaped like BBC/NYT items:
 title, link with tracking parameters, HTML description, guid, pubDate, dc:creator, media:thumbnail.
-Each (n, v) has its own guids, so a bumped version means 50 new items.
+Each (n, v) has its own guids, so a bumped version means 50 new items. One item in ten carries a
+real headline shared across feeds (a syndicated story); the rest have distinct headlines.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import random
 from email.utils import formatdate
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -33,16 +35,15 @@ def _pool() -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def _fragments() -> tuple[str, ...]:
-    """Item templates with {n}, {v}, {i} and {date} placeholders (braces in the text escaped)."""
+    """Item templates with {title}, {n}, {v}, {i} and {date} placeholders (braces in the text escaped)."""
     fragments = []
     for i, (title, summary) in enumerate(_pool()):
         slug = "-".join(title.lower().split()[:6]).replace("{", "").replace("}", "")
-        t = escape(title).replace("{", "{{").replace("}", "}}")
         s = escape(f"<p>{summary}</p><p><a href='https://bench.example/more'>Read more</a></p>")
         s = s.replace("{", "{{").replace("}", "}}")
         slug = escape(slug)
         fragments.append(
-            "<item><title><![CDATA[" + t + "]]></title>"
+            "<item><title><![CDATA[{title}]]></title>"
             f"<description>{s}</description>"
             f"<link>https://news.bench.example/{{n}}/{slug}-{i}?at_medium=RSS&amp;at_campaign=rss&amp;utm_source=feed</link>"
             '<guid isPermaLink="false">https://news.bench.example/{n}/{v}/{i}</guid>'
@@ -52,12 +53,32 @@ def _fragments() -> tuple[str, ...]:
     return tuple(fragments)
 
 
+@functools.cache
+def _words() -> tuple[str, ...]:
+    return tuple(sorted({w for title, _ in _pool() for w in title.split() if "]]>" not in w}))
+
+
+def _titles(n: int, version: int, shared: list[str]) -> list[str]:
+    """One item in ten carries a real headline shared by many feeds (wire copy, grouped into one
+    story downstream); the others are distinct headlines drawn from the same vocabulary."""
+    words = _words()
+    rng = random.Random(n * 1_000_003 + version * 1_009)
+    return [
+        shared[i].replace("]]>", "") if i % 10 == 0 else " ".join(rng.choices(words, k=rng.randint(7, 13)))
+        for i in range(len(shared))
+    ]
+
+
 def feed_body(n: int, version: int) -> bytes:
     fragments = _fragments()
     date = formatdate(1_771_300_000 + version * 600, usegmt=True)
     start = (n * 7 + version * 13) % len(fragments)
+    pool = _pool()
+    titles = _titles(n, version, [pool[(start + i) % len(pool)][0] for i in range(ITEMS)])
     items = "".join(
-        fragments[(start + i) % len(fragments)].replace("{i}", str(i)).format(n=n, v=version, date=date)
+        fragments[(start + i) % len(fragments)]
+        .replace("{i}", str(i))
+        .format(n=n, v=version, date=date, title=titles[i])
         for i in range(ITEMS)
     )
     return (

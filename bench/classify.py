@@ -1,0 +1,108 @@
+"""Classifier benchmark: throughput, start-up and memory, with the two baselines beside it.
+
+    .venv/bin/python bench/classify.py [--items 20000]
+
+Items are real headlines with their summaries cut to two sentences, from ../shared/corpus (beside the repo);
+without it, a synthetic mix. Start-up and memory are measured in a fresh interpreter: the time and the traced
+allocations of loading every data file (lexicon, model, gazetteer). Throughput is one thread on one core.
+If ../shared/eval/dev.jsonl exists, quality on it is printed for ours and the baselines too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+from monitor.classify import baselines, classify, warm  # noqa: E402
+from monitor.classify.text import sentences  # noqa: E402
+
+STARTUP = """
+import time, tracemalloc
+tracemalloc.start()
+t = time.perf_counter()
+from monitor.classify import warm
+warm()
+elapsed = time.perf_counter() - t
+current, _ = tracemalloc.get_traced_memory()
+print(elapsed, current)
+"""
+
+
+def corpus_items(limit: int) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for path in sorted((SHARED / "corpus").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            summary = " ".join(sentences(row.get("summary") or "")[:2])
+            items.append((row["title"], summary))
+            if len(items) >= limit:
+                return items
+    if not items:
+        base = [
+            ("Pakistan recalls ambassador from Tehran", "Islamabad said the strike violated its sovereignty. Iran said it targeted militants."),
+            ("Iran, Pakistan agree to return envoys", "The foreign ministers spoke by phone on Friday. They agreed to de-escalate."),
+            ("India beat Pakistan by six wickets", "Kohli hit an unbeaten century. The series is level."),
+        ]
+        items = [base[i % len(base)] for i in range(limit)]
+    return items
+
+
+def rate(fn: Callable[[str, str], object], items: list[tuple[str, str]]) -> float:
+    start = time.perf_counter()
+    for title, summary in items:
+        fn(title, summary)
+    return len(items) / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20000)
+    args = parser.parse_args()
+
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, cwd=ROOT, check=True)
+        elapsed, memory = out.stdout.split()
+        runs.append((float(elapsed), int(memory)))
+    startup = min(r[0] for r in runs)
+    memory_mb = max(r[1] for r in runs) / 1e6
+    print(f"start-up (load lexicon, model, gazetteer): {startup * 1000:.0f} ms (best of 3)   target < 500 ms")
+    print(f"memory of the loaded classifier (tracemalloc): {memory_mb:.1f} MB   target < 50 MB")
+
+    warm()
+    items = corpus_items(args.items)
+    chars = sum(len(t) + len(s) for t, s in items) / len(items)
+    print(f"items: {len(items)} (title + two-sentence summary, {chars:.0f} characters on average)")
+    print(f"  {'system':<26}{'items/s':>10}")
+    print(f"  {'classifier':<26}{rate(classify, items):>10,.0f}   target >= 10,000")
+    print(f"  {'keywords baseline':<26}{rate(baselines.keywords, items):>10,.0f}")
+    if baselines.tone_available():
+        print(f"  {'tone baseline (VADER)':<26}{rate(baselines.tone, items[: max(1, len(items) // 10)]):>10,.0f}")
+
+    dev = SHARED / "eval" / "dev.jsonl"
+    if dev.exists():
+        from monitor.classify import evaluate as ev
+
+        labeled = ev.read_items(dev)
+        systems: dict[str, ev.Predictor] = {"classifier": ev.ours, "keywords baseline": baselines.keywords}
+        if baselines.tone_available():
+            systems["tone baseline (VADER)"] = baselines.tone
+        print(f"quality on {dev.name} (the model is trained on it: see the CV figure of scripts/train_classifier.py)")
+        print(f"  {'system':<26}{'event F1':>10}{'pair F1':>10}{'pair acc':>10}")
+        for name, predict in systems.items():
+            s, _ = ev.score(labeled, predict)
+            print(f"  {name:<26}{s.event.macro_f1:>10.3f}{s.pair.macro_f1:>10.3f}{s.pair_accuracy:>10.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
