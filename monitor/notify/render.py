@@ -8,7 +8,6 @@ are not. Every piece of feed text in the context is already clipped to a bounded
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pycountry
 
+from monitor.classify import actors
 from monitor.domain import Alert, Direction, Evidence, Pair
 
 MAX_EVIDENCE = 10
@@ -30,20 +30,12 @@ TEST_MARK = "[TEST] "
 
 @functools.cache
 def country_name(code: str) -> str:
-    """Display name of an ISO 3166-1 alpha-2 code: the classifier's gazetteer if present, else pycountry's
-    common or short name ('IR' -> 'Iran'), else the code itself."""
+    """Display name of an ISO 3166-1 alpha-2 code: the classifier's gazetteer ('IR' -> 'Iran',
+    'RU' -> 'Russia'), else pycountry's common or short name, else the code itself."""
     try:
-        actors = importlib.import_module("monitor.classify.actors")
-    except ImportError:
-        actors = None
-    named = getattr(actors, "country_name", None)
-    if callable(named):
-        try:
-            found = named(code)
-        except (KeyError, ValueError, LookupError):
-            found = None
-        if isinstance(found, str) and found:
-            return found
+        return actors.country_name(code)
+    except ValueError:
+        pass
     country = pycountry.countries.get(alpha_2=code.upper())
     if country is None:
         return code

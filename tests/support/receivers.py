@@ -10,6 +10,7 @@ answering from a script of replies (e.g. 500, 500, 200), then 200 by default.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.message
 import email.policy
@@ -80,6 +81,8 @@ class _Handler:
             self.receiver.messages.append(
                 ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), content)
             )
+        if self.receiver.delay:  # recorded but not yet acknowledged: a sender killed now will resend
+            await asyncio.sleep(self.receiver.delay)
         return "250 Message accepted"
 
 
@@ -93,6 +96,7 @@ class SmtpReceiver:
     cert_file: Path | None = None
     refuse: bool = False
     fail_auth: bool = False
+    delay: float = 0.0  # seconds between receiving a message and acknowledging it
     reject: set[str] = field(default_factory=set)
     messages: list[ReceivedMail] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -260,17 +264,20 @@ def _handler_for(receiver_box: list[HttpReceiver]) -> type[BaseHTTPRequestHandle
             request = ReceivedRequest(
                 path=self.path, headers={k.lower(): v for k, v in self.headers.items()}, body=body
             )
+            reply = receiver._next(request)  # recorded first: a sender killed during the delay resends
             if receiver.delay:
                 time.sleep(receiver.delay)
-            reply = receiver._next(request)
             payload = reply.body.encode()
-            self.send_response(reply.status)
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender went away (killed mid-request): nothing to answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
