@@ -233,7 +233,7 @@ def _claim(app: App, feed: FeedConfig, now: datetime, until: datetime, owner: st
             update(Feed)
             .where(
                 Feed.id == row.id,
-                or_(Feed.lease_until.is_(None), Feed.lease_until <= now, Feed.lease_owner == owner),
+                or_(Feed.lease_until.is_(None), Feed.lease_until <= now),
             )
             .values(lease_owner=owner, lease_until=until)
             .execution_options(synchronize_session=False)

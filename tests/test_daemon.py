@@ -8,11 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor.db.session import Database
+from monitor.notify.sample import sample_alert
+from monitor.outbox import enqueue_alert
 from tests.support.feedserver import BBC, FeedServer
+from tests.support.receivers import HttpReceiver
 
 DAWN = "/feeds/real_news/dawn_world.rss.xml"
 EXIT_WITHIN = 10.0  # seconds the issue allows between SIGTERM and exit (a bound, not a measurement)
@@ -162,3 +167,41 @@ def test_daemon_with_a_bad_config_exits_1_with_the_error(tmp_path: Path) -> None
     )
     assert result.returncode == 1
     assert f"{config}:4" in result.stderr and "intervall" in result.stderr
+
+
+def test_daemon_resumes_deliveries_left_in_the_outbox(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    http_receiver: HttpReceiver,
+    start_daemon: list[subprocess.Popen[str]],
+) -> None:
+    config = write_config(tmp_path, {"BBC World": feed_server.url(BBC)}, interval="1h")
+    config.write_text(
+        config.read_text() + f"notifiers:\n  ops-hook: {{type: webhook, url: '{http_receiver.url}/hook'}}\n"
+    )
+    db = Database.open(f"sqlite:///{tmp_path / 'var' / 'monitor.db'}")
+    try:
+        db.upgrade()
+        with db.session() as session:  # recorded by an earlier run that stopped before sending
+            enqueue_alert(
+                session, sample_alert(datetime.now(UTC), uid="resume-1"), ["ops-hook"], datetime.now(UTC)
+            )
+    finally:
+        db.dispose()
+    process = launch(config, start_daemon)
+
+    wait_for(lambda: http_receiver.received(), "the delivery", process)
+    wait_for(
+        lambda: (
+            count(tmp_path / "var" / "monitor.db", "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+            == 1
+        ),
+        "the delivery recorded as sent",
+        process,
+    )
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=EXIT_WITHIN)
+
+    assert process.returncode == 0, err
+    assert len(http_receiver.received()) == 1
+    assert "deliver due=1 sent=1" in err

@@ -16,8 +16,11 @@ from monitor.db.models import Feed, Item, Story
 from monitor.dedup import item_key
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
+from monitor.notify.sample import sample_alert
+from monitor.outbox import enqueue_alert
 from monitor.pipeline import (
     PollReport,
+    available_notifiers,
     fetch_limits,
     poll_all,
     poll_feed,
@@ -25,6 +28,7 @@ from monitor.pipeline import (
     sync_feeds,
 )
 from tests.support.feedserver import BBC, FeedServer
+from tests.support.receivers import HttpReceiver
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 T0 = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
@@ -523,3 +527,45 @@ def test_status_lines_name_the_feed_and_outcome() -> None:
 
 def urlpath(path: str) -> str:
     return path.split("?", 1)[0]
+
+
+# --------------------------------------------------------------------------- delivery stage
+
+
+def test_a_notifier_whose_secret_is_missing_is_left_out_and_named(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MONITOR_TEST_UNSET_SLACK_URL", raising=False)
+    extra = (
+        "notifiers:\n"
+        "  desk-slack: {type: slack, url_env: MONITOR_TEST_UNSET_SLACK_URL}\n"
+        "  ops-hook: {type: webhook, url: 'http://127.0.0.1:9/hook'}\n"
+    )
+    config = make_config(tmp_path, sqlite_url, {}, extra=extra)
+
+    ready, problems = available_notifiers(config)
+
+    assert set(ready) == {"ops-hook"}
+    (problem,) = problems
+    assert problem.startswith("notifier desk-slack disabled: ") and "MONITOR_TEST_UNSET_SLACK_URL" in problem
+
+
+async def test_run_cycle_delivers_due_outbox_rows(
+    tmp_path: Path, db_url: str, http_receiver: HttpReceiver, fetcher: Fetcher, app_factory: list[App]
+) -> None:
+    extra = f"notifiers:\n  ops-hook: {{type: webhook, url: '{http_receiver.url}/hook'}}\n"
+    app = open_app(make_config(tmp_path, db_url, {}, extra=extra), app_factory)
+    with app.db.session() as session:
+        enqueue_alert(session, sample_alert(T0, uid="cycle-test-1"), ["ops-hook"], T0)
+    notifiers, problems = available_notifiers(app.config)
+    assert problems == []
+
+    cycle = await run_cycle(app, fetcher, notifiers, T0 + timedelta(seconds=1))
+
+    assert cycle.delivery is not None and cycle.delivery.sent == 1
+    (request,) = http_receiver.received()
+    assert request.path == "/hook"
+    assert request.headers["idempotency-key"]
+    again = await run_cycle(app, fetcher, notifiers, T0 + timedelta(minutes=1))
+    assert again.delivery is not None and again.delivery.due == 0
+    assert len(http_receiver.received()) == 1

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -69,9 +69,9 @@ def feeds(args: argparse.Namespace) -> int:
 
             sync_feeds(session, app.config)  # a feed just added to the config shows as never polled
         with app.db.read_session() as session:
-            configured = {f.name for f in app.config.feeds}
+            intervals = {f.name: app.config.feed_interval(f) for f in app.config.feeds}
             rows = [
-                feed_record(f, f.name in configured)
+                feed_record(f, intervals.get(f.name))
                 for f in session.scalars(select(Feed).order_by(Feed.name))
             ]
     finally:
@@ -88,8 +88,9 @@ def feeds(args: argparse.Namespace) -> int:
                     r["last_success_at"] or "never",
                     str(r["consecutive_failures"]),
                     str(r["items_seen"]),
-                    r["next_poll_at"] or ("-" if r["retired_at"] else "at interval"),
-                    clip(r["last_error"] or "", ERROR_WIDTH),
+                    r["next_poll_at"]
+                    or ("never" if r["state"] in ("retired", "unconfigured") else "on start"),
+                    clip(r["last_error"] or "", ERROR_WIDTH) if r["state"] in ("failing", "retired") else "",
                 ]
                 for r in rows
             ],
@@ -130,10 +131,15 @@ def item_record(item: Item, feed: str) -> dict[str, Any]:
     }
 
 
-def feed_record(feed: Feed, configured: bool) -> dict[str, Any]:
+def feed_record(feed: Feed, interval: timedelta | None) -> dict[str, Any]:
+    """One feed's health. `interval` is its configured poll interval (None: no longer configured)."""
+    next_poll = feed.next_poll_at  # backoff or Retry-After
+    if next_poll is None and interval is not None and feed.last_polled_at is not None:
+        next_poll = feed.last_polled_at + interval
     if feed.retired_at is not None:
         state = "retired"
-    elif not configured:
+        next_poll = None
+    elif interval is None:
         state = "unconfigured"
     elif feed.last_polled_at is None:
         state = "new"
@@ -154,7 +160,7 @@ def feed_record(feed: Feed, configured: bool) -> dict[str, Any]:
         "consecutive_failures": feed.consecutive_failures,
         "items_seen": feed.items_seen,
         "retired_at": iso(feed.retired_at),
-        "next_poll_at": iso(feed.next_poll_at),
+        "next_poll_at": iso(next_poll),
     }
 
 
