@@ -172,3 +172,18 @@ def test_user_templates_override_package_ones(tmp_path: object) -> None:
     rendered = Renderer(templates_dir=folder).email(sample_alert(NOW))
     assert rendered.subject == "ALERT IR-PK high"
     assert "Evidence" in rendered.text  # the other templates still come from the package
+
+
+def test_a_broken_user_template_is_a_permanent_error_naming_it(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / "email.txt").write_text("line one\n{{ no_such_field }}\n")
+    (folder / "email.html").write_text("<p>\n{% if %}</p>\n")
+    with pytest.raises(DeliveryError) as caught:
+        Renderer(templates_dir=folder).email(sample_alert(NOW))
+    assert caught.value.permanent and "template email.txt: 'no_such_field' is undefined" in str(caught.value)
+    (folder / "email.txt").unlink()
+    with pytest.raises(DeliveryError) as caught:
+        Renderer(templates_dir=folder).email(sample_alert(NOW))
+    assert caught.value.permanent and str(caught.value).startswith(f"template {folder / 'email.html'}:2:")

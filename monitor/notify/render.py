@@ -19,6 +19,7 @@ import pycountry
 
 from monitor.classify import actors
 from monitor.domain import Alert, Direction, Evidence, Pair
+from monitor.notify.base import DeliveryError, one_line
 
 MAX_EVIDENCE = 10
 MAX_TITLE = 300
@@ -157,7 +158,14 @@ class Renderer:
         return alert_context(alert, self.zone, test=test)
 
     def render(self, template: str, context: dict[str, Any]) -> str:
-        return self._env.get_template(template).render(context)
+        """Render one template; a broken (user) template is a permanent DeliveryError naming it."""
+        try:
+            return self._env.get_template(template).render(context)
+        except jinja2.TemplateSyntaxError as exc:
+            where = f"{exc.filename or exc.name or template}:{exc.lineno}"
+            raise DeliveryError(f"template {where}: {exc.message}", permanent=True) from None
+        except jinja2.TemplateError as exc:
+            raise DeliveryError(f"template {template}: {one_line(str(exc))}", permanent=True) from None
 
     def email(self, alert: Alert, *, test: bool = False) -> Rendered:
         ctx = self.context(alert, test=test)
