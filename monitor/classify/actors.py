@@ -110,11 +110,11 @@ class _Entry:
     flags: int = 0
     against: frozenset[str] = frozenset()  # `not` phrases: countries this text is then not about
     supports: frozenset[str] = frozenset()  # `not` phrases: countries this text is then about
-    special: bool = field(init=False)  # needs the slow path: a `not` phrase or a flagged name
+    contextual: bool = field(init=False)  # a flagged name: context decides, on the slow path
     extendable: bool = field(init=False)  # may head a role phrase: a name or demonym
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "special", self.kind == "not" or bool(self.flags & _CONTEXTUAL))
+        object.__setattr__(self, "contextual", bool(self.flags & _CONTEXTUAL))
         object.__setattr__(self, "extendable", self.kind in ("name", "demonym"))
 
 
@@ -189,7 +189,7 @@ class Gazetteer:
         norm = _normalise(text)
         size = len(norm)
         hits: list[tuple[int, int, _Entry]] = []
-        special = overlap = False
+        contextual = overlap = False
         previous_end = 0
         for end_index, (length, entry) in self._automaton.iter(norm):
             end = end_index + 1
@@ -197,33 +197,30 @@ class Gazetteer:
             if (start and norm[start - 1].isalnum()) or (end < size and norm[end].isalnum()):
                 continue
             hits.append((start, end, entry))
-            special = special or entry.special
+            contextual = contextual or entry.contextual
             overlap = overlap or start < previous_end
             previous_end = end
         if not hits:
             return []
         if overlap:
             hits = _longest_first(hits)
-            special = any(hit[2].special for hit in hits)
+        if contextual:
+            return self._resolve(text, norm, hits)
         mentions: list[Mention] = []
-        last = len(hits) - 1
+        role_starts = self._role_starts
         for index, (start, end, entry) in enumerate(hits):
-            if special:
-                break
             kind = entry.kind
-            if entry.extendable and end < size and self._may_have_role(norm, end):
-                limit = hits[index + 1][0] if index < last else size
-                role = self._role_re.match(norm, end, limit)
-                if role is not None:
-                    start, end, kind = self._extend(norm, start, entry, role)
+            if kind == "not":
+                continue
+            if entry.extendable and end < size:
+                after = norm[end]
+                if after == "'" or (after == " " and norm[end + 1 : end + 3].lower() in role_starts):
+                    limit = hits[index + 1][0] if index + 1 < len(hits) else size
+                    role = self._role_re.match(norm, end, limit)
+                    if role is not None:
+                        start, end, kind = self._extend(norm, start, entry, role)
             mentions.append(_mention(entry.code, start, end, text[start:end], kind))
-        else:
-            return mentions
-        return self._resolve(text, norm, hits)
-
-    def _may_have_role(self, norm: str, end: int) -> bool:
-        after = norm[end]
-        return after == "'" or (after == " " and norm[end + 1 : end + 3].lower() in self._role_starts)
+        return mentions
 
     def _extend(self, norm: str, start: int, entry: _Entry, role: re.Match[str]) -> tuple[int, int, str]:
         """ "Iran" + "'s foreign minister" -> the whole phrase; "his" before a demonym joins it."""
