@@ -21,10 +21,9 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -276,8 +275,9 @@ def _record(
             # Unrecoverable body: nothing stored, validators kept, so the next poll re-reads it.
             report = _failure(row, feed, app.config, result, _about(claim.url, parsed.error), now)
         elif result.outcome is Outcome.NOT_MODIFIED:
+            detail = _moved(row, result)
             _succeeded(row, result, now)
-            report = PollReport(feed=feed.name, outcome="not-modified", status=result.status)
+            report = PollReport(feed=feed.name, outcome="not-modified", status=result.status, detail=detail)
         elif result.outcome is Outcome.GONE:
             row.retired_at = now
             row.last_error = result.error or f"{redact(claim.url)}: HTTP 410 Gone"
@@ -299,25 +299,26 @@ def _store_items(
     session: Session, row: Feed, feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, now: datetime
 ) -> PollReport:
     ingested = ingest_entries(session, row, parsed.entries, now, outlet=feed.name)
-    new = _count(ingested.new_items)
+    detail = _moved(row, result)
     _succeeded(row, result, now)
     row.last_warning = parsed.warning
-    detail = None
-    if result.permanent_url and result.permanent_url != row.current_url:
-        detail = f"moved permanently to {redact(result.permanent_url)}"
-    if result.permanent_url:
-        row.current_url = result.permanent_url
     return PollReport(
         feed=feed.name,
         outcome="ok",
         status=result.status,
         items=len(parsed.entries),
-        new=new,
+        new=ingested.new_items,
         new_story_ids=tuple(ingested.new_story_ids),
         grown_story_ids=tuple(ingested.grown_story_ids),
         warning=parsed.warning,
         detail=detail,
     )
+
+
+def _moved(row: Feed, result: FetchResult) -> str | None:
+    if result.permanent_url and result.permanent_url != row.current_url:
+        return f"moved permanently to {redact(result.permanent_url)}"
+    return None
 
 
 def _succeeded(row: Feed, result: FetchResult, now: datetime) -> None:
@@ -355,10 +356,6 @@ def _about(url: str, message: str | None) -> str:
     text = (message or "failed").strip().splitlines()[0] if (message or "").strip() else "failed"
     shown = redact(url)
     return text if text.startswith(shown) or text.startswith(url) else f"{shown}: {text}"
-
-
-def _count(value: int | Sequence[Any]) -> int:
-    return value if isinstance(value, int) else len(value)
 
 
 def _iso(when: datetime | None) -> str:

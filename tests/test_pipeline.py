@@ -299,6 +299,7 @@ async def test_permanent_redirect_updates_current_url(
     report = await poll_feed(app, fetcher, "Moved", T0)
 
     assert report.outcome == "ok" and report.new > 0
+    assert report.detail == f"moved permanently to {feed_server.url(BBC)}"
     row = feed_row(app, "Moved")
     assert row.current_url == feed_server.url(BBC)
     assert row.url == moved  # the configured URL is kept: a config change is told apart from a move
