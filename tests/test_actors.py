@@ -427,8 +427,22 @@ def test_the_pakistan_iran_sample_headlines_name_both_countries() -> None:
 # --- the data file ---
 
 
-def test_the_data_file_has_a_version(gazetteer: Gazetteer) -> None:
+def test_the_data_file_has_a_version_and_is_loaded_once(gazetteer: Gazetteer) -> None:
     assert gazetteer.version
+    assert Gazetteer.load("en") is gazetteer
+
+
+def test_capitals_that_are_also_given_names(gazetteer: Gazetteer) -> None:
+    assert codes(gazetteer, "Protesters marched in Santiago on Sunday") == ["CL"]
+    assert codes(gazetteer, "Santiago Gimenez scored twice") == []
+    assert codes(gazetteer, "Pilgrims reach Santiago de Compostela") == []
+    assert codes(gazetteer, "Talks in Sofia ended") == ["BG"]
+    assert codes(gazetteer, "Sofia Coppola's new film") == []
+
+
+def test_a_general_election_is_not_a_general(gazetteer: Gazetteer) -> None:
+    assert surfaces(gazetteer, "Pakistan general election results") == [("PK", "Pakistan", "name")]
+    assert codes(gazetteer, "inter-Korean talks resume") == []
 
 
 def test_a_malformed_data_line_is_named_by_file_and_line(tmp_path: Path) -> None:
