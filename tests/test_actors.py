@@ -424,6 +424,23 @@ def test_the_pakistan_iran_sample_headlines_name_both_countries() -> None:
         assert {"IR", "PK"} <= set(codes(gazetteer, title)), title
 
 
+def test_both_countries_of_nearly_every_gold_pair_in_the_dev_set_are_recognised() -> None:
+    dev = SHARED / "eval" / "dev.jsonl"
+    if not dev.is_file():
+        pytest.skip(f"shared eval set not found at {dev}")
+    gazetteer = Gazetteer.load()
+    total = found = 0
+    for line in dev.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        if not item.get("pair"):
+            continue
+        total += 1
+        text = f"{item['title']} {item.get('summary') or ''}"
+        found += set(item["pair"]) <= set(codes(gazetteer, text))
+    assert total > 100
+    assert found / total >= 0.95, f"{found} of {total}"
+
+
 # --- the data file ---
 
 
