@@ -106,6 +106,13 @@ async def test_it_authenticates_over_starttls(smtp_tls_receiver: SmtpReceiver) -
     assert smtp_tls_receiver.logins == [(SMTP_USER, SMTP_PASSWORD)]
 
 
+async def test_it_sends_over_implicit_tls(smtps_receiver: SmtpReceiver) -> None:
+    assert smtps_receiver.cert_file is not None
+    context = ssl.create_default_context(cafile=str(smtps_receiver.cert_file))
+    await notifier(smtps_receiver, tls=True, ssl_context=context).send(sample_alert(NOW))
+    assert len(smtps_receiver.received()) == 1
+
+
 async def test_untrusted_certificate_is_a_permanent_error(smtp_tls_receiver: SmtpReceiver) -> None:
     sender = notifier(smtp_tls_receiver, starttls=True, username=SMTP_USER, password=SMTP_PASSWORD)
     with pytest.raises(DeliveryError) as caught:

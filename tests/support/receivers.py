@@ -91,7 +91,8 @@ class SmtpReceiver:
     """A real SMTP server. Mutate `refuse`, `reject`, `fail_auth` at any time; stop()/start() it."""
 
     port: int
-    tls_context: ssl.SSLContext | None = None
+    tls_context: ssl.SSLContext | None = None  # STARTTLS
+    implicit_tls: ssl.SSLContext | None = None  # TLS from the first byte (SMTPS, port 465 style)
     require_auth: bool = False
     cert_file: Path | None = None
     refuse: bool = False
@@ -129,6 +130,8 @@ class SmtpReceiver:
             )
         if self.tls_context is not None:
             kwargs.update(tls_context=self.tls_context, require_starttls=True)
+        if self.implicit_tls is not None:
+            kwargs["ssl_context"] = self.implicit_tls
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port, **kwargs)
         self._controller.start()
 
@@ -198,6 +201,18 @@ def smtp_tls_receiver(tmp_path: Path) -> Iterator[SmtpReceiver]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     receiver = SmtpReceiver(port=free_port(), tls_context=context, require_auth=True, cert_file=cert)
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def smtps_receiver(tmp_path: Path) -> Iterator[SmtpReceiver]:
+    """SMTP over implicit TLS (self-signed certificate in `cert_file`), no auth."""
+    cert, key = make_self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    receiver = SmtpReceiver(port=free_port(), implicit_tls=context, cert_file=cert)
     receiver.start()
     yield receiver
     receiver.stop()
