@@ -48,8 +48,14 @@ def corpus_items(limit: int) -> list[tuple[str, str]]:
                 return items
     if not items:
         base = [
-            ("Pakistan recalls ambassador from Tehran", "Islamabad said the strike violated its sovereignty. Iran said it targeted militants."),
-            ("Iran, Pakistan agree to return envoys", "The foreign ministers spoke by phone on Friday. They agreed to de-escalate."),
+            (
+                "Pakistan recalls ambassador from Tehran",
+                "Islamabad said the strike violated its sovereignty. Iran said it targeted militants.",
+            ),
+            (
+                "Iran, Pakistan agree to return envoys",
+                "The foreign ministers spoke by phone on Friday. They agreed to de-escalate.",
+            ),
             ("India beat Pakistan by six wickets", "Kohli hit an unbeaten century. The series is level."),
         ]
         items = [base[i % len(base)] for i in range(limit)]
@@ -70,7 +76,9 @@ def main() -> int:
 
     runs = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, cwd=ROOT, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", STARTUP], capture_output=True, text=True, cwd=ROOT, check=True
+        )
         elapsed, memory = out.stdout.split()
         runs.append((float(elapsed), int(memory)))
     startup = min(r[0] for r in runs)
@@ -86,7 +94,9 @@ def main() -> int:
     print(f"  {'classifier':<26}{rate(classify, items):>10,.0f}   target >= 10,000")
     print(f"  {'keywords baseline':<26}{rate(baselines.keywords, items):>10,.0f}")
     if baselines.tone_available():
-        print(f"  {'tone baseline (VADER)':<26}{rate(baselines.tone, items[: max(1, len(items) // 10)]):>10,.0f}")
+        print(
+            f"  {'tone baseline (VADER)':<26}{rate(baselines.tone, items[: max(1, len(items) // 10)]):>10,.0f}"
+        )
 
     dev = SHARED / "eval" / "dev.jsonl"
     if dev.exists():
@@ -96,7 +106,9 @@ def main() -> int:
         systems: dict[str, ev.Predictor] = {"classifier": ev.ours, "keywords baseline": baselines.keywords}
         if baselines.tone_available():
             systems["tone baseline (VADER)"] = baselines.tone
-        print(f"quality on {dev.name} (the model is trained on it: see the CV figure of scripts/train_classifier.py)")
+        print(
+            f"quality on {dev.name} (the model is trained on it: see the CV figure of scripts/train_classifier.py)"
+        )
         print(f"  {'system':<26}{'event F1':>10}{'pair F1':>10}{'pair acc':>10}")
         for name, predict in systems.items():
             s, _ = ev.score(labeled, predict)

@@ -121,7 +121,7 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         combined = [0.0, 0.0, 0.0]
         total = 0.0
         for seg in reading.segments[:2]:
-            if not seg.tokens:
+            if not seg.words:
                 continue
             seg_scores = lm.scores(model.features(reading, seg.index))
             combined = [c + seg.weight * s for c, s in zip(combined, seg_scores, strict=True)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
-from monitor.classify.text import PUNCTUATION, Token, content, sentences, tokenize
+from monitor.classify.text import PUNCTUATION, Words, sentences, split
 from monitor.domain import Direction
 
 T = TypeVar("T")
@@ -31,8 +31,12 @@ class Segment:
 
     index: int
     text: str
-    tokens: tuple[Token, ...]  # content tokens (fillers dropped)
+    tokens: Words
     weight: float
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return self.tokens.words
 
     @property
     def role(self) -> str:
@@ -62,23 +66,8 @@ class Hit:
     neutralised: bool
     position: float
 
-    @property
-    def weight(self) -> float:
-        w = self.position
-        if self.background:
-            w *= BACKGROUND_FACTOR
-        if self.hedged:
-            w *= MODALITY_FACTOR
-        if self.neutralised:
-            w *= NEUTRAL_DOMAIN_FACTOR
-        if self.negated:
-            w *= NEGATION_FACTOR
-        return w
-
-    @property
-    def value(self) -> float:
-        """Signed contribution: > 0 escalation, < 0 de-escalation."""
-        return self.phrase.signed * self.weight
+    weight: float  # position x background x hedge x neutral-domain x negation factors
+    value: float  # signed contribution: > 0 escalation, < 0 de-escalation
 
     @property
     def direction(self) -> Direction:
@@ -109,42 +98,49 @@ class Reading:
         return best
 
 
+def _weight(position: float, negated: bool, hedged: bool, background: bool, neutralised: bool) -> float:
+    w = position
+    if background:
+        w *= BACKGROUND_FACTOR
+    if hedged:
+        w *= MODALITY_FACTOR
+    if neutralised:
+        w *= NEUTRAL_DOMAIN_FACTOR
+    if negated:
+        w *= NEGATION_FACTOR
+    return w
+
+
 def segments_of(title: str, summary: str) -> list[Segment]:
-    out = [Segment(0, title, tuple(content(tokenize(title))), HEADLINE_WEIGHT)]
+    out = [Segment(0, title, split(title), HEADLINE_WEIGHT)]
     for i, sentence in enumerate(sentences(summary), start=1):
         weight = POSITION_WEIGHTS[i - 1] if i - 1 < len(POSITION_WEIGHTS) else LATER_WEIGHT
-        out.append(Segment(i, sentence, tuple(content(tokenize(sentence))), weight))
+        out.append(Segment(i, sentence, split(sentence), weight))
     return out
 
 
 def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phrase]], list[CueHit]]:
-    if not seg.tokens:
+    texts = seg.words
+    if not texts:
         return [], []
-    texts = [t.text for t in seg.tokens]
     joined = " " + " ".join(texts) + " "
-    end_to_index: dict[int, int] = {}
-    pos = 1
-    for i, word in enumerate(texts):
-        pos += len(word)
-        end_to_index[pos] = i
-        pos += 1
     events: list[tuple[int, int, Phrase]] = []
     cues: list[tuple[int, int, Cue]] = []
-    for end, (ntok, values) in lexicon.automaton.iter(joined):
-        last = end_to_index.get(end)
-        if last is None:
-            continue
+    count = joined.count
+    for end, (ntok, phrases, cue_entries) in lexicon.automaton.iter(joined):
+        last = count(" ", 0, end) - 1  # keys are " form ", so a match always ends at a token boundary
         first = last - ntok + 1
-        for v in values:
-            if isinstance(v, Phrase):
-                events.append((first, last, v))
-            else:
-                cues.append((first, last, v))
+        for p in phrases:
+            events.append((first, last, p))
+        for c in cue_entries:
+            cues.append((first, last, c))
     return _longest(events), [CueHit(c, seg.index, f, la) for f, la, c in _longest(cues)]
 
 
 def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
     """Non-overlapping matches, longest first, then in text order."""
+    if len(found) <= 1:
+        return found
     taken: set[int] = set()
     kept: list[tuple[int, int, T]] = []
     for first, last, value in sorted(found, key=lambda m: (m[0] - m[1], m[0])):
@@ -157,35 +153,31 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
     return kept
 
 
-def _is_break(seg: Segment, cues: list[CueHit], index: int) -> bool:
-    if seg.tokens[index].text in PUNCTUATION:
-        return True
-    return any(c.first == index and c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE) for c in cues)
+def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
+    """Token indices that end a clause: punctuation and break words."""
+    found = {i for i, w in enumerate(seg.words) if w in PUNCTUATION}
+    found.update(c.first for c in cues if c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE))
+    return frozenset(found)
 
 
-def _clause(seg: Segment, cues: list[CueHit], index: int) -> tuple[int, int]:
-    """Token range of the clause around index, bounded by punctuation and break words."""
-    lo = index
-    while lo > 0 and not _is_break(seg, cues, lo - 1):
-        lo -= 1
-    hi = index
-    while hi < len(seg.tokens) - 1 and not _is_break(seg, cues, hi + 1):
-        hi += 1
-    return lo, hi
-
-
-def _context(seg: Segment, cues: list[CueHit], first: int) -> tuple[bool, bool, bool]:
+def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: int) -> tuple[bool, bool, bool]:
     negated = hedged = background = False
-    lo, hi = _clause(seg, cues, first)
+    lo = first
+    while lo > 0 and lo - 1 not in breaks:
+        lo -= 1
+    hi = first
+    last_index = len(seg.words) - 1
+    while hi < last_index and hi + 1 not in breaks:
+        hi += 1
     for c in cues:
         kind = c.cue.kind
         if kind is CueKind.NEGATION and first - NEGATION_WINDOW <= c.last < first:
-            negated = negated or not any(_is_break(seg, cues, i) for i in range(c.last + 1, first))
+            negated = negated or not any(i in breaks for i in range(c.last + 1, first))
         elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
-            kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW
-        ):
+        elif kind is CueKind.BACKGROUND and lo <= c.last < first:
+            background = True
+        elif kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW:
             background = True
     if (
         seg.index > 0
@@ -204,20 +196,25 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
     found: list[tuple[Segment, list[tuple[int, int, Phrase]], list[CueHit]]] = []
     for seg in segs:
         events, cues = _matches(lexicon, seg)
-        event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
-        cues = [
-            c
-            for c in cues
-            if c.cue.kind is not CueKind.NEUTRAL
-            or not any(i in event_tokens for i in range(c.first, c.last + 1))
-        ]
+        if events and cues:
+            event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
+            cues = [
+                c
+                for c in cues
+                if c.cue.kind is not CueKind.NEUTRAL
+                or not any(i in event_tokens for i in range(c.first, c.last + 1))
+            ]
         found.append((seg, events, cues))
         all_cues.extend(cues)
     neutral_domain = any(c.cue.kind is CueKind.NEUTRAL and c.segment <= 1 for c in all_cues)
     for seg, events, cues in found:
+        if not events:
+            continue
+        breaks = _breaks(seg, cues)
         for first, last, phrase in events:
-            negated, hedged, background = _context(seg, cues, first)
-            surface = seg.text[seg.tokens[first].start : seg.tokens[last].end]
+            negated, hedged, background = _context(seg, cues, breaks, first)
+            surface = seg.text[seg.tokens.starts[first] : seg.tokens.ends[last]]
+            weight = _weight(seg.weight, negated, hedged, background, neutral_domain)
             hits.append(
                 Hit(
                     phrase,
@@ -230,6 +227,8 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
                     background,
                     neutral_domain,
                     seg.weight,
+                    weight,
+                    phrase.signed * weight,
                 )
             )
     return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

@@ -17,7 +17,7 @@ from typing import Any
 import ahocorasick
 
 from monitor.classify.inflect import expand
-from monitor.classify.text import content, tokenize
+from monitor.classify.text import split
 from monitor.domain import Direction
 
 
@@ -48,13 +48,7 @@ class Phrase:
     intensity: float  # 0..10, Goldstein-like magnitude
     direction: Direction
 
-    @property
-    def signed(self) -> float:
-        if self.direction is Direction.ESCALATION:
-            return self.intensity
-        if self.direction is Direction.DE_ESCALATION:
-            return -self.intensity
-        return 0.0
+    signed: float  # intensity with the sign of its direction (0 for statements)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +63,7 @@ class Lexicon:
     version: str
     phrases: tuple[Phrase, ...]
     cues: tuple[Cue, ...]
-    automaton: Any  # ahocorasick.Automaton: " form " -> (tokens, (Phrase | Cue, ...))
+    automaton: Any  # ahocorasick.Automaton: " form " -> (token count, (Phrase, ...), (Cue, ...))
 
 
 def direction_of(cameo: str) -> Direction:
@@ -83,7 +77,7 @@ def direction_of(cameo: str) -> Direction:
 
 
 def normalise(phrase: str) -> str:
-    return " ".join(t.text for t in content(tokenize(phrase)))
+    return " ".join(split(phrase).words)
 
 
 def _rows(name: str) -> tuple[str, list[tuple[int, list[str]]]]:
@@ -141,7 +135,14 @@ def _phrases(lang: str) -> tuple[str, list[Phrase], list[tuple[str, str]]]:
             raise LexiconError(f"{name} line {number}: bad code or intensity ({exc})") from exc
         if not 0.0 <= value <= 10.0 or pos not in ("v", "n", "vn", "-") or not lemma:
             raise LexiconError(f"{name} line {number}: intensity must be 0..10 and pos one of v, n, vn, -")
-        phrases.append(Phrase(lemma, cameo, plover, value, direction))
+        sign = (
+            1.0
+            if direction is Direction.ESCALATION
+            else -1.0
+            if direction is Direction.DE_ESCALATION
+            else 0.0
+        )
+        phrases.append(Phrase(lemma, cameo, plover, value, direction, sign * value))
         forms.append((lemma, pos))
     return version, phrases, forms
 
@@ -180,6 +181,8 @@ def load(lang: str = "en") -> Lexicon:
                 entries.setdefault(key, []).append(cue)
     automaton = ahocorasick.Automaton()
     for key, values in entries.items():
-        automaton.add_word(f" {key} ", (key.count(" ") + 1, tuple(values)))
+        phrase_values = tuple(v for v in values if isinstance(v, Phrase))
+        cue_values = tuple(v for v in values if isinstance(v, Cue))
+        automaton.add_word(f" {key} ", (key.count(" ") + 1, phrase_values, cue_values))
     automaton.make_automaton()
     return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton)

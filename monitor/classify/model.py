@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from importlib import resources
 
 from monitor.classify.events import Reading
-from monitor.classify.text import PUNCTUATION, tokenize
 from monitor.domain import Direction
 
 CLASSES = (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL)
@@ -35,20 +34,25 @@ class LinearModel:
     bias: tuple[float, float, float]
 
     def scores(self, features: Mapping[str, float], prior: float = PRIOR_WEIGHT) -> list[float]:
-        s = [b + p for b, p in zip(self.bias, lexicon_prior(features, prior), strict=True)]
-        for name, value in features.items():
-            w = self.weights.get(name)
+        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
+        weights = self.weights
+        rows: list[tuple[float, float, float]] = [self.bias, _prior(features, prior)]
+        for k, v in features.items():
+            w = weights.get(k)
             if w is not None:
-                s[0] += w[0] * value
-                s[1] += w[1] * value
-                s[2] += w[2] * value
-        return s
+                rows.append(w if v == 1.0 else (w[0] * v, w[1] * v, w[2] * v))
+        return [sum(col) for col in zip(*rows, strict=True)]
 
     def bias_scores(self) -> list[float]:
         return list(self.bias)
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
         return softmax(self.scores(features))
+
+
+def _prior(features: Mapping[str, float], weight: float) -> tuple[float, float, float]:
+    p = lexicon_prior(features, weight)
+    return (p[0], p[1], p[2])
 
 
 def lexicon_prior(features: Mapping[str, float], weight: float = PRIOR_WEIGHT) -> list[float]:
@@ -72,15 +76,11 @@ def features(reading: Reading, segment: int = 0) -> dict[str, float]:
     classifier combines the two by position weight.
     """
     feats: dict[str, float] = {"bias": 1.0}
-    seg = reading.segments[segment]
-    prev = "<s>"
-    for tok in tokenize(seg.text):
-        w = tok.text
-        if w in PUNCTUATION:
-            continue
+    grams = reading.segments[segment].tokens.grams
+    for w in grams:
         feats["u:" + w] = 1.0
-        feats["b:" + prev + " " + w] = 1.0
-        prev = w
+    for a, b in zip(("<s>", *grams), grams, strict=False):
+        feats[f"b:{a} {b}"] = 1.0
     esc = dee = 0.0
     best = None
     for h in reading.hits:

@@ -7,6 +7,7 @@ Doha") and mediators ("brokered by Qatar") are not parties. Never simply the fir
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,11 +40,7 @@ class Attribution:
 
 
 def place(segment: Segment, code: str, text: str, kind: str, start: int) -> Actor:
-    index = len(segment.tokens)
-    for i, tok in enumerate(segment.tokens):
-        if tok.end > start:
-            index = i
-            break
+    index = bisect.bisect_right(segment.tokens.ends, start)
     return Actor(code, text, kind, segment.index, index)
 
 

@@ -44,30 +44,59 @@ PUNCTUATION = frozenset(",;:()")
 
 
 @dataclass(frozen=True, slots=True)
-class Token:
-    text: str  # lower-cased, apostrophes normalised
-    start: int  # character offsets in the segment
-    end: int
+class Words:
+    """One segment cut into tokens. `words` are the content tokens the lexicon is matched against (fillers
+    dropped, clause punctuation kept), with their character offsets; `grams` are all word tokens, for n-grams."""
+
+    words: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    grams: tuple[str, ...]
 
 
-def tokenize(text: str) -> list[Token]:
-    """Lower-cased word and clause-punctuation tokens; "n't" and "cannot" become "not"."""
-    tokens: list[Token] = []
-    for m in _TOKEN.finditer(text):
-        word = m.group().lower().replace("’", "'").rstrip(".")
-        if not word:
+def _normal(word: str) -> str:
+    """Lower-cased token with apostrophes normalised; "n't" and "cannot" become "not", a possessive 's goes."""
+    word = word.lower()
+    if word[-1] == ".":
+        word = word.rstrip(".")
+    if "'" in word or "’" in word:
+        word = word.replace("’", "'")
+        if word.endswith("n't"):
+            return "not"
+        if word.endswith("'s") and len(word) > 2:
+            return word[:-2]
+    elif word == "cannot":
+        return "not"
+    return word
+
+
+def split(text: str) -> Words:
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    grams: list[str] = []
+    lowered = text.lower()
+    same_length = len(lowered) == len(text)  # lower() can lengthen a few characters (İ): then map per token
+    for m in _TOKEN.finditer(lowered if same_length else text):
+        word = m.group()
+        if not same_length or word[-1] == "." or "'" in word or "’" in word or word == "cannot":
+            word = _normal(word)
+            if not word:
+                continue
+        if word in PUNCTUATION:
+            words.append(word)
+            start, end = m.span()
+            starts.append(start)
+            ends.append(end)
             continue
-        if word.endswith("n't") or word == "cannot":
-            word = "not"
-        elif word.endswith("'s"):
-            word = word[:-2] or word
-        tokens.append(Token(word, m.start(), m.end()))
-    return tokens
-
-
-def content(tokens: list[Token]) -> list[Token]:
-    """The tokens the lexicon is matched against: fillers dropped."""
-    return [t for t in tokens if t.text not in FILLERS]
+        grams.append(word)
+        if word in FILLERS:
+            continue
+        words.append(word)
+        start, end = m.span()
+        starts.append(start)
+        ends.append(end)
+    return Words(tuple(words), tuple(starts), tuple(ends), tuple(grams))
 
 
 def sentences(text: str) -> list[str]:
