@@ -175,9 +175,9 @@ def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: in
             negated = negated or not any(i in breaks for i in range(c.last + 1, first))
         elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif kind is CueKind.BACKGROUND and lo <= c.last < first:
-            background = True
-        elif kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW:
+        elif (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
+            kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW
+        ):
             background = True
     if (
         seg.index > 0
