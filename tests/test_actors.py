@@ -361,6 +361,16 @@ def test_korea_alone_is_south_korea_and_the_north_is_separate(gazetteer: Gazette
     assert codes(gazetteer, "Korea's exports rise") == ["KR"]
 
 
+def test_a_leaders_surname_after_another_given_name_is_someone_else(gazetteer: Gazetteer) -> None:
+    assert codes(gazetteer, "Frank Rubio returns from space") == []
+    assert codes(gazetteer, "Cori Bush loses her primary") == []
+    assert codes(gazetteer, "John Carney signs the bill") == []
+    assert codes(gazetteer, "Rubio meets Lavrov in Riyadh") == ["US", "RU", "SA"]
+    assert codes(gazetteer, "Carney meets Trump") == ["CA", "US"]
+    assert codes(gazetteer, "Sara Sharif's father convicted") == []
+    assert codes(gazetteer, "Imran Khan criticises Sharif") == ["PK", "PK"]
+
+
 def test_the_emirates_stadium_and_a_first_name_finn_are_not_countries(gazetteer: Gazetteer) -> None:
     assert codes(gazetteer, "Martinelli scores the only goal at the Emirates") == []
     assert codes(gazetteer, "Saudi Arabia and the Emirates sign a defence pact") == ["SA", "AE"]

@@ -15,6 +15,7 @@ hits are resolved longest first. Then context decides the ambiguous names (flags
   a ``not`` phrase naming it with "+", or a mention of one of its listed ``neighbours``).
 - ``weak``: kept only with evidence for its country: "Georgia" is far more often the US state in English news,
   so it needs "Tbilisi", "Georgian", "Caucasus", "EU" or a mention of Russia, Armenia, Azerbaijan...
+- ``surname``: a leader's surname that others share: dropped after a given name ("Frank Rubio", "Cori Bush").
 - ``exact``: only as written (no UPPER CASE variant: "Xi" must not match a cricket "playing XI").
 
 ``not`` phrases (Washington Post, New Mexico, Indian Ocean, South China Sea...) are matched like names, so
@@ -48,8 +49,15 @@ _PERSON = 1
 _AMBIGUOUS = 2
 _EXACT = 4
 _WEAK = 8
-_FLAG_NAMES = {"person": _PERSON, "ambiguous": _AMBIGUOUS, "exact": _EXACT, "weak": _WEAK}
-_CONTEXTUAL = _PERSON | _AMBIGUOUS | _WEAK
+_SURNAME = 16
+_FLAG_NAMES = {
+    "person": _PERSON,
+    "ambiguous": _AMBIGUOUS,
+    "exact": _EXACT,
+    "weak": _WEAK,
+    "surname": _SURNAME,
+}
+_CONTEXTUAL = _PERSON | _AMBIGUOUS | _WEAK | _SURNAME
 
 # Length-preserving normalisation of the text before matching: curly apostrophes, odd hyphens and spaces.
 _ODD_CHARACTERS = (("’", "'"), ("‘", "'"), ("ʼ", "'"), ("‐", "-"), ("‑", "-"), ("\u00a0", " "))
@@ -250,6 +258,8 @@ class Gazetteer:
         for index, (start, end, entry) in enumerate(hits):
             if entry.kind == "not":
                 continue
+            if entry.flags & _SURNAME and self._after_given_name(norm, start):
+                continue  # "Frank Rubio" the astronaut, not the secretary of state
             if entry.flags & _PERSON:
                 surface = norm[start:end]
                 if surface in persons:
@@ -271,12 +281,18 @@ class Gazetteer:
             mentions.append(_mention(entry.code, start, end, text[start:end], kind))
         return mentions
 
-    def _is_person(self, norm: str, start: int, end: int, starts: set[int], title_case: bool) -> bool:
+    def _after_given_name(self, norm: str, start: int) -> bool:
         previous = _PREVIOUS_WORD.search(norm, max(0, start - 40), start)
-        if previous is not None:
-            word = previous.group(1)
-            if word in self._given_names or (len(word) == 1 and previous.group(2)):  # "Michael B. Jordan"
-                return True
+        if previous is None:
+            return False
+        word = previous.group(1)
+        return word in self._given_names or (
+            len(word) == 1 and bool(previous.group(2))
+        )  # "Michael B. Jordan"
+
+    def _is_person(self, norm: str, start: int, end: int, starts: set[int], title_case: bool) -> bool:
+        if self._after_given_name(norm, start):
+            return True
         if title_case:
             return False
         following = _NEXT_WORD.match(norm, end)
