@@ -6,7 +6,7 @@ next_attempt_at after a transient failure). Each step is its own committed trans
 1. claim: a conditional UPDATE (pending and due, or sending with an expired claim: a crashed worker)
    that sets status=sending, claimed_by and claimed_until = now + lease; the worker goes on only if
    exactly one row changed, so several workers and daemons on one database never send a row twice;
-2. send, outside any transaction;
+2. send, outside any transaction (one row at a time per notifier, the notifiers side by side);
 3. record: sent (sent_at), or the error (attempts + 1, last_error, next_attempt_at with capped
    exponential backoff, or failed: permanent error, or retry_for since the alert was created spent).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -137,14 +138,20 @@ async def deliver_due_with(
         return timedelta(seconds=time.monotonic() - started)
 
     rows = await asyncio.to_thread(due_rows, db, now, batch)
-    counts = {"sent": 0, "retrying": 0, "failed": 0, "lost": 0, "skipped": 0}
+    counts = Counter({"sent": 0, "retrying": 0, "failed": 0, "lost": 0, "skipped": 0})
+    queues: dict[str, list[int]] = defaultdict(list)
     for delivery_id, notifier_name in rows:
-        notifier = notifiers.get(notifier_name)
-        if notifier is None:
+        if notifier_name in notifiers:
+            queues[notifier_name].append(delivery_id)
+        else:
             counts["skipped"] += 1
-            continue
-        result = await deliver_one(db, notifier, policy, delivery_id, now, worker_id, elapsed())
-        counts[result] += 1
+
+    async def drain(notifier: Notifier, ids: list[int]) -> None:
+        # One send in flight per notifier: a slow or dead destination delays only its own rows.
+        for delivery_id in ids:
+            counts[await deliver_one(db, notifier, policy, delivery_id, now, worker_id, elapsed())] += 1
+
+    await asyncio.gather(*(drain(notifiers[name], ids) for name, ids in queues.items()))
     return DeliveryReport(due=len(rows), **counts)
 
 
