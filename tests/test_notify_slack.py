@@ -28,7 +28,7 @@ async def test_it_posts_blocks_with_fallback_text_and_idempotency_key(http_recei
     assert request.path == HOOK_PATH
     assert request.headers["idempotency-key"] == "u1.desk-slack"
     payload = request.json()
-    assert payload["text"].startswith("[ESCALATION] Iran–Pakistan: elevated -&gt; high")
+    assert payload["text"] == "[ESCALATION] Iran–Pakistan: elevated -> high"  # same as the email subject
     types = [b["type"] for b in payload["blocks"]]
     assert types[0] == "header" and "section" in types and "divider" in types
     assert payload["blocks"][0]["text"]["text"] == "[ESCALATION] Iran–Pakistan: elevated -> high"

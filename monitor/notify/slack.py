@@ -78,7 +78,11 @@ def slack_payload(alert: Alert, renderer: Renderer, *, test: bool = False) -> di
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"crisis monitor · alert {alert.uid}"}]}
     )
-    return {"text": slack_escape(ctx["headline"]), "blocks": blocks, "unfurl_links": False}
+    # The fallback text reads exactly like the email subject. It is built from trusted parts only
+    # (gazetteer country names, level labels), so only '&' and '<' need escaping: the '>' of '->'
+    # starts no Slack control sequence.
+    text = ctx["headline"].replace("&", "&amp;").replace("<", "&lt;")
+    return {"text": text, "blocks": blocks, "unfurl_links": False}
 
 
 class SlackNotifier:
