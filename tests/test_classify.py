@@ -193,3 +193,14 @@ def test_it_never_crashes_on_arbitrary_unicode(title: str, summary: str) -> None
 )
 def test_it_returns_valid_output_on_headline_like_noise(words: list[str]) -> None:
     _valid(classify(" ".join(words)))
+
+
+def test_a_ruled_out_attack_is_not_escalation() -> None:
+    c = classify("Pakistan rules out military action against Iran")
+    assert c.direction is not ESC and c.score <= 0
+
+
+def test_ethnic_groups_and_compounds_are_not_state_parties() -> None:
+    assert classify("Up to 100 ethnic Albanians demonstrated on Tuesday in Serbia").pair is None
+    c = classify("Israel has strengthened its forces in Lebanon after the discovery of Russian-made rockets")
+    assert c.pair == Pair.of("IL", "LB")

@@ -23,6 +23,8 @@ class MentionLike(Protocol):
     @property
     def start(self) -> int: ...
     @property
+    def end(self) -> int: ...
+    @property
     def text(self) -> str: ...
     @property
     def kind(self) -> str: ...
@@ -100,6 +102,13 @@ def _direction_of(value: float) -> Direction:
     return Direction.NEUTRAL
 
 
+def _negated_only(reading: Reading, direction: Direction) -> bool:
+    """True when the headline and lead hold negated phrases of this direction and no plain one."""
+    sign = _sign(direction)
+    early = [h for h in reading.hits if h.segment <= 1 and h.phrase.signed * sign > 0]
+    return bool(early) and all(h.negated for h in early)
+
+
 def _round(x: float) -> float:
     return round(x, 3)
 
@@ -111,7 +120,7 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     actors: list[Actor] = []
     for seg in reading.segments:
         for m in finder.find(seg.text):
-            actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start))
+            actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
     found = pairs.parties(actors, reading.cues)
 
     lexicon_direction = _direction_of(reading.net)
@@ -137,6 +146,10 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
             min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
         )
 
+    if lm is not None and _negated_only(reading, event_direction):
+        # The model reads "rules out military action" as military action: when the only phrases pointing its
+        # way are negated ones, the lexicon's reading (negation applied) decides.
+        event_direction = lexicon_direction
     sign = _sign(event_direction)
     decisive = [h for h in reading.hits if h.value * sign > 0]
     deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None

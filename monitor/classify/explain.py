@@ -40,7 +40,11 @@ def render(a: Analysis) -> str:
     party_keys = {(p.segment, p.index) for p in a.parties}
     for actor in a.actors:
         role = a.reading.segments[actor.segment].role
-        note = "" if (actor.segment, actor.index) in party_keys else " (venue or mediator: not a party)"
+        note = (
+            ""
+            if (actor.segment, actor.index) in party_keys
+            else " (not a party: venue, mediator, people or compound)"
+        )
         lines.append(f'  {actor.code} from "{actor.text}" ({actor.kind}, {role}){note}')
     lines.append("Event phrases (intensity x weights = contribution):")
     if not a.reading.hits:

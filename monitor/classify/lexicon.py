@@ -36,6 +36,8 @@ class CueKind(StrEnum):
     VENUE = "venue"
     MEDIATOR = "mediator"
     BETWEEN = "between"
+    NONSTATE = "nonstate"
+    AFFIX = "affix"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ class Lexicon:
     phrases: tuple[Phrase, ...]
     cues: tuple[Cue, ...]
     automaton: Any  # ahocorasick.Automaton: " form " -> (token count, (Phrase, ...), (Cue, ...))
+    affixes: tuple[str, ...]  # "anti-", "-made": a country word inside such a compound is no party
 
 
 def direction_of(cameo: str) -> Direction:
@@ -174,7 +177,10 @@ def load(lang: str = "en") -> Lexicon:
             if key:
                 entries.setdefault(key, []).append(phrase)
     cue_list = _cues(lang)
+    affixes = tuple(c.lemma for c, _ in cue_list if c.kind is CueKind.AFFIX)
     for cue, pos in cue_list:
+        if cue.kind is CueKind.AFFIX:
+            continue
         for form in expand(cue.lemma, pos if pos != "-" else "-", lang, irregular):
             key = normalise(form) if cue.kind not in (CueKind.BREAK, CueKind.CLAUSE) else form
             if key:
@@ -185,4 +191,4 @@ def load(lang: str = "en") -> Lexicon:
         cue_values = tuple(v for v in values if isinstance(v, Cue))
         automaton.add_word(f" {key} ", (key.count(" ") + 1, phrase_values, cue_values))
     automaton.make_automaton()
-    return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton)
+    return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton, affixes)

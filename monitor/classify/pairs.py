@@ -29,6 +29,8 @@ class Actor:
     kind: str
     segment: int
     index: int  # content-token index of the mention's first token
+    last: int  # ... and of its last token
+    compound: bool  # inside a hyphenated compound such as "anti-Syria" or "Russian-made"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +41,38 @@ class Attribution:
     rule: str  # how it was found, for `monitor explain`
 
 
-def place(segment: Segment, code: str, text: str, kind: str, start: int) -> Actor:
-    index = bisect.bisect_right(segment.tokens.ends, start)
-    return Actor(code, text, kind, segment.index, index)
+def place(
+    segment: Segment, code: str, text: str, kind: str, start: int, end: int, affixes: Sequence[str] = ()
+) -> Actor:
+    words = segment.tokens
+    index = bisect.bisect_right(words.ends, start)
+    last = max(index, bisect.bisect_left(words.starts, end) - 1)
+    compound = False
+    if index < len(words.words):
+        token = words.words[index]
+        if token != text.lower():
+            compound = any(
+                (a.endswith("-") and token.startswith(a)) or (a.startswith("-") and token.endswith(a))
+                for a in affixes
+            )
+    return Actor(code, text, kind, segment.index, index, last, compound)
 
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
-    """Actors minus venues ("in Doha") and mediators ("brokered by Qatar")."""
+    """Actors minus venues ("in Doha"), mediators ("brokered by Qatar"), peoples and groups named by a
+    demonym ("ethnic Albanians", "Afghan rebels") and compounds ("anti-Syria", "Russian-made")."""
     kept: list[Actor] = []
     venues: list[Actor] = []
     for a in actors:
         seg_cues = [c for c in cues if c.segment == a.segment]
+        if a.compound or (
+            a.kind == "demonym"
+            and any(
+                c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.index - 1)
+                for c in seg_cues
+            )
+        ):
+            continue
         mediator = any(
             c.cue.kind is CueKind.MEDIATOR and 0 < a.index - c.last <= MEDIATOR_WINDOW for c in seg_cues
         )
