@@ -486,6 +486,13 @@ def test_a_phrase_given_two_countries_is_rejected(tmp_path: Path) -> None:
         _parse(path, "xx")
 
 
+def test_a_cue_line_without_a_signed_code_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "xx.tsv"
+    path.write_text("version\t1\nstate\tGE\tGeorgia\ncue\t-\tAtlanta\n", encoding="utf-8")
+    with pytest.raises(ActorDataError, match=r"xx\.tsv:3: a `cue` line needs signed codes"):
+        _parse(path, "xx")
+
+
 def test_a_missing_language_file_is_reported() -> None:
     with pytest.raises(ActorDataError, match="no actor data for language 'zz'"):
         Gazetteer.load("zz")

@@ -19,7 +19,8 @@ hits are resolved longest first. Then context decides the ambiguous names (flags
 - ``exact``: only as written (no UPPER CASE variant: "Xi" must not match a cricket "playing XI").
 
 ``not`` phrases (Washington Post, New Mexico, Indian Ocean, South China Sea...) are matched like names, so
-as longer matches they hide the country inside them, and are never reported.
+as longer matches they hide the country inside them, and are never reported. ``cue`` phrases ("Atlanta",
+"Thanksgiving") are context only: a second automaton, read only for texts with a flagged name.
 
 A name or demonym followed by a role ("Iran's foreign minister", "Pakistani counterpart", "Indian army")
 becomes one mention of kind "role" or "institution" covering the phrase.
@@ -139,6 +140,7 @@ class Gazetteer:
 
     __slots__ = (
         "_automaton",
+        "_cues",
         "_given_names",
         "_names",
         "_role_kinds",
@@ -159,6 +161,7 @@ class Gazetteer:
         roles: dict[str, str],
         given_names: frozenset[str],
         neighbours: dict[str, frozenset[str]],
+        cues: Iterable[_Phrase],
     ) -> None:
         self.lang = lang
         self.version = version
@@ -174,6 +177,7 @@ class Gazetteer:
         self._role_starts = frozenset(w[:2] for w in [*self._role_kinds, *_ROLE_MODIFIERS])
         self._role_re = re.compile(_ROLE_PREFIX + f"(?P<role>{_trie_pattern(self._role_kinds)})(?!\\w)", re.I)
         self._automaton = _build_automaton(phrases)
+        self._cues = _build_automaton(cues)  # read only when a flagged name needs its context
 
     @classmethod
     def load(cls, lang: str = "en") -> Gazetteer:
@@ -248,13 +252,21 @@ class Gazetteer:
                 supports.update(entry.supports)
             elif not entry.flags & _CONTEXTUAL:
                 supports.add(entry.code)
+        size = len(norm)
+        for end_index, (length, entry) in self._cues.iter(norm):
+            start = end_index + 1 - length
+            if (start and norm[start - 1].isalnum()) or (
+                end_index + 1 < size and norm[end_index + 1].isalnum()
+            ):
+                continue
+            against.update(entry.against)
+            supports.update(entry.supports)
         for code in list(supports):
             supports.update(self._supported_by.get(code, ()))
         starts = {hit[0] for hit in hits}
         persons: set[str] = set()
         title_case: bool | None = None
         mentions: list[Mention] = []
-        size = len(norm)
         for index, (start, end, entry) in enumerate(hits):
             if entry.kind == "not":
                 continue
@@ -321,6 +333,7 @@ def _parse(path: Path, lang: str) -> Gazetteer:
     roles: dict[str, str] = {}
     given: set[str] = set()
     neighbours: dict[str, frozenset[str]] = {}
+    cues: list[_Phrase] = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.rstrip()
         if not line or line.startswith("#"):
@@ -350,14 +363,17 @@ def _parse(path: Path, lang: str) -> Gazetteer:
                     raise ActorDataError(f"{where}: unknown flag {flag!r} (known: {', '.join(_FLAG_NAMES)})")
                 flags |= _FLAG_NAMES[flag]
             phrases += _phrases(fields[2], _Entry(_code(fields[1], where), record, flags), where)
-        elif record == "not":
+        elif record in ("not", "cue"):
             _expect(fields, 3, 3, where)
             signed = [c.strip() for c in fields[1].split(",") if c.strip() not in ("", "-")]
             against = frozenset(_code(c[1:], where) for c in signed if c.startswith("-"))
             supports = frozenset(_code(c[1:], where) for c in signed if c.startswith("+"))
             if len(against) + len(supports) != len(signed):
-                raise ActorDataError(f"{where}: codes of a `not` line must be signed like -GE or +GE")
-            phrases += _phrases(fields[2], _Entry("", "not", 0, against, supports), where)
+                raise ActorDataError(f"{where}: codes of a `{record}` line must be signed like -GE or +GE")
+            if record == "cue" and not signed:
+                raise ActorDataError(f"{where}: a `cue` line needs signed codes like -GE or +GE")
+            entry = _Entry("", "not", 0, against, supports)
+            (cues if record == "cue" else phrases).extend(_phrases(fields[2], entry, where))
         elif record == "role":
             _expect(fields, 3, 3, where)
             if fields[1] not in ROLE_KINDS:
@@ -387,6 +403,7 @@ def _parse(path: Path, lang: str) -> Gazetteer:
         roles=roles,
         given_names=frozenset(given),
         neighbours=neighbours,
+        cues=cues,
     )
 
 
