@@ -10,9 +10,9 @@ hits are resolved longest first. Then context decides the ambiguous names (flags
 
 - ``person``: a name that is also a person's (Jordan, Chad): dropped after a given name ("Michael Jordan"),
   before a capitalised surname in sentence-case text ("Chad Smith said"), and again later in the same text.
-- ``ambiguous``: dropped when the text holds evidence against its country (a ``not`` phrase naming the code:
-  "Thanksgiving" against Turkey, "Speaker" against Jordan) and nothing for it (another name of that country,
-  a ``not`` phrase naming it with "+", or a mention of one of its listed ``neighbours``).
+- ``ambiguous``: dropped when the text holds evidence against its country (a ``cue`` or ``not`` phrase signed
+  -CODE: "Thanksgiving" against Turkey, "Speaker" against Jordan) and nothing for it (another name of that
+  country, a phrase signed +CODE, or a mention of one of its listed ``neighbours``).
 - ``weak``: kept only with evidence for its country: "Georgia" is far more often the US state in English news,
   so it needs "Tbilisi", "Georgian", "Caucasus", "EU" or a mention of Russia, Armenia, Azerbaijan...
 - ``surname``: a leader's surname that others share: dropped after a given name ("Frank Rubio", "Cori Bush").
