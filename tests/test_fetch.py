@@ -297,6 +297,17 @@ async def test_it_gives_up_on_a_slow_response_with_a_read_timeout(
     assert result.error == f"{url}: read timeout after 0.5s"
 
 
+async def test_it_keeps_the_sent_validators_when_the_fetch_fails(
+    feed_server: FeedServer, fetcher: Fetcher
+) -> None:
+    sent = Validators(etag='"v1"', last_modified="Tue, 17 Feb 2026 18:55:33 GMT")
+
+    slow = await fetcher.fetch(feed_server.url("/hostile/slow?delay=3"), sent)
+    looped = await fetcher.fetch(feed_server.url("/hostile/loop-a"), sent)
+
+    assert slow.validators == sent and looped.validators == sent
+
+
 async def test_it_gives_up_on_a_slow_drip_at_the_deadline(feed_server: FeedServer) -> None:
     url = feed_server.url("/hostile/drip?every=0.05")
     async with Fetcher(FetchLimits(read_timeout=1, deadline=0.5)) as fetcher:
@@ -304,6 +315,16 @@ async def test_it_gives_up_on_a_slow_drip_at_the_deadline(feed_server: FeedServe
 
     assert result.outcome is Outcome.ERROR
     assert result.error == f"{url}: deadline of 0.5s exceeded"
+
+
+async def test_the_deadline_covers_every_hop_of_a_redirect_chain(feed_server: FeedServer) -> None:
+    feed_server.redirect("/to-drip", "/hostile/drip?every=0.05", 302)
+    url = feed_server.url("/to-drip")
+    async with Fetcher(FetchLimits(read_timeout=1, deadline=0.5)) as fetcher:
+        result = await fetcher.fetch(url, Validators())
+
+    assert result.error is not None
+    assert result.error.startswith(f"{url}: deadline of 0.5s exceeded (at ")
 
 
 async def test_it_aborts_a_body_over_the_cap(feed_server: FeedServer, fetcher: Fetcher) -> None:

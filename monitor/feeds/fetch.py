@@ -198,41 +198,48 @@ class Fetcher:
         visited = [url]
         all_permanent = True
         current = url
-        spent = 0.0
-        loop = asyncio.get_running_loop()
+        spent = [0.0]  # seconds on the wire so far (waiting for a free slot does not count)
         for _ in range(self.limits.max_redirects + 1):
-            started = loop.time()
             try:
-                answer = await self._request_once(current, validators, self.limits.deadline - spent)
+                answer = await self._request_once(current, validators, spent)
             except _Failure as failure:
-                return self._error(url, current, str(failure))
-            spent += loop.time() - started
+                return self._error(url, current, str(failure), validators)
             if answer.status not in REDIRECTS:
                 moved = current if current != url and all_permanent else None
                 return self._result(url, answer, validators, moved)
             location = answer.headers.get("location")
             if not location:
-                return self._error(url, current, f"HTTP {answer.status} redirect without a Location", answer)
+                return self._error(
+                    url, current, f"HTTP {answer.status} redirect without a Location", validators, answer
+                )
             target = urljoin(current, location.strip())
             if urlsplit(target).scheme not in ("http", "https"):
-                return self._error(url, current, f"redirect to a non-HTTP URL {redact(target)}", answer)
+                return self._error(
+                    url, current, f"redirect to a non-HTTP URL {redact(target)}", validators, answer
+                )
             if target in visited:
                 chain = " -> ".join(redact(u) for u in [*visited, target])
-                return self._error(url, current, f"redirect loop: {chain}", answer)
+                return self._error(url, current, f"redirect loop: {chain}", validators, answer)
             all_permanent = all_permanent and answer.status in PERMANENT_REDIRECTS
             visited.append(target)
             current = target
-        return self._error(url, current, f"more than {self.limits.max_redirects} redirects")
+        return self._error(url, current, f"more than {self.limits.max_redirects} redirects", validators)
 
-    async def _request_once(self, url: str, validators: Validators, budget: float) -> _Answer:
-        """One GET, body read only for non-redirects; holds a per-host and a global slot meanwhile."""
-        if budget <= 0:
-            raise _Failure(f"deadline of {self.limits.deadline:g}s exceeded")
+    async def _request_once(self, url: str, validators: Validators, spent: list[float]) -> _Answer:
+        """One GET, body read only for non-redirects; holds a per-host and a global slot meanwhile.
+
+        `spent` carries the seconds already used by earlier hops; the deadline covers them all.
+        """
         try:
             host = _host_key(url)
         except ValueError as exc:
             raise _Failure(f"invalid URL: {exc}") from exc
         async with self._host_slot(host), self._global:
+            budget = self.limits.deadline - spent[0]
+            if budget <= 0:
+                raise _Failure(f"deadline of {self.limits.deadline:g}s exceeded")
+            loop = asyncio.get_running_loop()
+            started = loop.time()
             try:
                 async with asyncio.timeout(budget):
                     return await self._exchange(url, validators)
@@ -240,6 +247,8 @@ class Fetcher:
                 if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
                     raise _Failure(f"deadline of {self.limits.deadline:g}s exceeded") from exc
                 raise _Failure(self._describe(exc)) from exc
+            finally:
+                spent[0] += loop.time() - started
 
     async def _exchange(self, url: str, validators: Validators) -> _Answer:
         if self._session is None:
@@ -336,13 +345,17 @@ class Fetcher:
             error=f"{redact(url)}: HTTP {status} {_reason(status)}{wait}",
         )
 
-    def _error(self, url: str, current: str, message: str, answer: _Answer | None = None) -> FetchResult:
+    def _error(
+        self, url: str, current: str, message: str, sent: Validators, answer: _Answer | None = None
+    ) -> FetchResult:
+        """A failure keeps the validators that were sent: the stored ones stay valid."""
         via = f" (at {redact(current)})" if current != url else ""
         return FetchResult(
             outcome=Outcome.ERROR,
             url=url,
             status=answer.status if answer else None,
             headers=answer.headers if answer else {},
+            validators=sent,
             error=f"{redact(url)}: {message}{via}",
         )
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import gzip
 import hashlib
 import threading
 import time
@@ -355,11 +354,6 @@ def _not_modified(document: Document, headers: Mapping[str, str]) -> bool:
             return False
         return document.last_modified_ts <= parsed.timestamp()
     return False
-
-
-def compressed(body: bytes) -> bytes:
-    """gzip-compress a body (for serving with Content-Encoding: gzip)."""
-    return gzip.compress(body)
 
 
 @pytest.fixture
