@@ -174,3 +174,30 @@ def test_alerts_lists_deliveries_as_table_and_jsonl(
 def test_alerts_rejects_a_bad_pair(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["alerts", "--config", str(config_file), "--pair", "PKIR"]) == 1
     assert "not a pair of country codes" in capsys.readouterr().err
+
+
+async def test_a_webhook_answering_404_shows_as_failed_in_status(
+    config_file: Path,
+    tmp_path: Path,
+    smtp_receiver: SmtpReceiver,
+    http_receiver2: HttpReceiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from monitor.config import load_config
+    from monitor.delivery import deliver_due
+    from monitor.notify import build_notifiers
+
+    config = load_config(config_file)
+    db = Database.open(config.database)
+    db.upgrade()
+    t0 = datetime.now(UTC)
+    with db.session() as session:
+        enqueue_alert(session, sample_alert(t0, uid="real-1"), config.notifiers_for(Pair.of("PK", "IR")), t0)
+    http_receiver2.default = Reply(status=404, body="gone")
+    report = await deliver_due(db, build_notifiers(config), config, t0, "w1")
+    db.dispose()
+    assert (report.sent, report.failed) == (2, 1)
+    assert main(["status", "--config", str(config_file)]) == 0
+    out = "\n".join(" ".join(line.split()) for line in capsys.readouterr().out.splitlines())
+    assert "real-1 IR-PK ops-hook 1" in out and "ops-hook: HTTP 404 gone" in out
+    assert "desk-email email " in out and "desk-email email never" not in out
