@@ -43,9 +43,12 @@ def load_rows(path: Path) -> list[tuple[dict[str, float], int]]:
 
 
 def train(
-    rows: list[tuple[dict[str, float], int]], epochs: int = EPOCHS, l2: float = L2
+    rows: list[tuple[dict[str, float], int]], epochs: int = EPOCHS, l2: float = L2, balance: float = 0.0
 ) -> tuple[dict[str, list[float]], list[float]]:
+    """balance: 0 = plain loss, 1 = classes weighted inversely to their frequency (helps the rare neutral)."""
     counts: Counter[str] = Counter(f for feats, _ in rows for f in feats)
+    freq = Counter(gold for _, gold in rows)
+    class_weight = [(len(rows) / (3 * max(1, freq[k]))) ** balance for k in range(3)]
     keep = {f for f, n in counts.items() if n >= MIN_COUNT or f.startswith("lex:")}
     weights: dict[str, list[float]] = {}
     grad_sq: dict[str, list[float]] = {}
@@ -66,7 +69,7 @@ def train(
                         scores[k] += w[k] * v
             probs = softmax(scores)
             for k in range(3):
-                g = probs[k] - (1.0 if k == gold else 0.0)
+                g = (probs[k] - (1.0 if k == gold else 0.0)) * class_weight[gold]
                 bias_sq[k] += g * g
                 bias[k] -= RATE * g / math.sqrt(bias_sq[k])
                 for f, v in active:

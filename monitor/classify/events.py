@@ -23,6 +23,7 @@ NEUTRAL_DOMAIN_FACTOR = 0.05  # sport, culture, trade figures, disasters
 NEGATION_WINDOW = 3
 MODALITY_WINDOW = 8
 PAST_WINDOW = 3
+GAP = 2  # words allowed inside a two-word phrase: "lifted a night curfew" matches "lift curfew"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,16 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
             events.append((first, last, p))
         for c in cue_entries:
             cues.append((first, last, c))
+    gapped = lexicon.gapped
+    n = len(texts)
+    for i in range(n - 2):
+        head = texts[i]
+        for j in range(i + 2, min(i + 2 + GAP, n)):
+            if texts[j - 1] in PUNCTUATION:
+                break
+            found = gapped.get(head + " " + texts[j])
+            if found:
+                events.extend((i, j, p) for p in found)
     return _longest(events), [CueHit(c, seg.index, f, la) for f, la, c in _longest(cues)]
 
 

@@ -38,6 +38,7 @@ class CueKind(StrEnum):
     BETWEEN = "between"
     NONSTATE = "nonstate"
     AFFIX = "affix"
+    PARTICLE = "particle"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,9 @@ class Lexicon:
     cues: tuple[Cue, ...]
     automaton: Any  # ahocorasick.Automaton: " form " -> (token count, (Phrase, ...), (Cue, ...))
     affixes: tuple[str, ...]  # "anti-", "-made": a country word inside such a compound is no party
+    gapped: dict[
+        str, tuple[Phrase, ...]
+    ]  # two-word phrases, matched also with words between ("lifted a night curfew")
 
 
 def direction_of(cameo: str) -> Direction:
@@ -178,17 +182,24 @@ def load(lang: str = "en") -> Lexicon:
                 entries.setdefault(key, []).append(phrase)
     cue_list = _cues(lang)
     affixes = tuple(c.lemma for c, _ in cue_list if c.kind is CueKind.AFFIX)
+    particles = {c.lemma for c, _ in cue_list if c.kind is CueKind.PARTICLE}
     for cue, pos in cue_list:
-        if cue.kind is CueKind.AFFIX:
+        if cue.kind in (CueKind.AFFIX, CueKind.PARTICLE):
             continue
         for form in expand(cue.lemma, pos if pos != "-" else "-", lang, irregular):
             key = normalise(form) if cue.kind not in (CueKind.BREAK, CueKind.CLAUSE) else form
             if key:
                 entries.setdefault(key, []).append(cue)
+    gapped: dict[str, tuple[Phrase, ...]] = {}
+    for key, values in entries.items():
+        if key.count(" ") == 1 and key.split(" ")[1] not in particles:
+            phrase_values = tuple(v for v in values if isinstance(v, Phrase))
+            if phrase_values:
+                gapped[key] = phrase_values
     automaton = ahocorasick.Automaton()
     for key, values in entries.items():
         phrase_values = tuple(v for v in values if isinstance(v, Phrase))
         cue_values = tuple(v for v in values if isinstance(v, Cue))
         automaton.add_word(f" {key} ", (key.count(" ") + 1, phrase_values, cue_values))
     automaton.make_automaton()
-    return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton, affixes)
+    return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton, affixes, gapped)
