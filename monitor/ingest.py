@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -34,6 +34,7 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Insert,
+    Integer,
     Select,
     String,
     Table,
@@ -52,7 +53,7 @@ from monitor.db.types import UTCDateTime
 from monitor.dedup import Signature, item_key, same_story, signature, similarity
 from monitor.domain import Entry
 
-__all__ = ["STORY_WINDOW", "IngestResult", "ingest_entries", "item_key"]
+__all__ = ["STORY_WINDOW", "FeedEntries", "IngestResult", "ingest_entries", "ingest_many", "item_key"]
 
 STORY_WINDOW = timedelta(hours=48)  # a copy joins a story first published at most this far from it
 
@@ -78,9 +79,9 @@ class _Statements:
     """The statements of one database kind, built once."""
 
     json_keys: bool  # key lists are passed as JSON text (SQLite) rather than as an array
-    select_stored: Select[tuple[str]]
+    select_stored: Select[int, str]
     touch_stored: Update
-    select_candidates: Select[Any]
+    select_candidates: Select[int, str, datetime, str, datetime, Any]
     insert_items: Insert
     insert_story: Insert
     update_story: Update
@@ -99,18 +100,21 @@ def _statements(dialect: str) -> _Statements:
     else:
         raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
-    def among(column: ColumnElement[str]) -> ColumnElement[bool]:
+    def among(
+        column: ColumnElement[Any], name: str, kind: type[String] | type[Integer]
+    ) -> ColumnElement[bool]:
         if json_keys:
-            listed = func.json_each(bindparam("b_keys", type_=String())).table_valued("value")
+            listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
             return column.in_(select(listed.c.value))
-        return column == any_(bindparam("b_keys", type_=postgresql.ARRAY(String())))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(kind())))
 
-    stored_here = (_ITEMS.c.feed_id == bindparam("b_feed"), among(_ITEMS.c.key))
     return _Statements(
         json_keys=json_keys,
-        select_stored=select(_ITEMS.c.key).where(*stored_here),
+        select_stored=select(_ITEMS.c.feed_id, _ITEMS.c.key).where(
+            among(_ITEMS.c.feed_id, "b_feeds", Integer), among(_ITEMS.c.key, "b_keys", String)
+        ),
         touch_stored=update(_ITEMS)
-        .where(*stored_here)
+        .where(_ITEMS.c.feed_id == bindparam("b_feed"), among(_ITEMS.c.key, "b_keys", String))
         .values(last_seen_at=bindparam("b_now", type_=UTCDateTime())),
         select_candidates=select(
             _STORY_KEYS.c.story_id,
@@ -122,7 +126,7 @@ def _statements(dialect: str) -> _Statements:
         )
         .join_from(_STORY_KEYS, _STORIES, _STORY_KEYS.c.story_id == _STORIES.c.id)
         .where(
-            among(_STORY_KEYS.c.key),
+            among(_STORY_KEYS.c.key, "b_keys", String),
             _STORY_KEYS.c.created_at.between(
                 bindparam("b_low", type_=UTCDateTime()), bindparam("b_high", type_=UTCDateTime())
             ),
@@ -148,6 +152,10 @@ def _statements(dialect: str) -> _Statements:
 
 def _key_list(statements: _Statements, keys: Iterable[str]) -> str | list[str]:
     return json.dumps(list(keys)) if statements.json_keys else list(keys)
+
+
+def _id_list(statements: _Statements, ids: Iterable[int]) -> str | list[int]:
+    return json.dumps(list(ids)) if statements.json_keys else list(ids)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,27 +192,44 @@ def ingest_entries(
     out of the feed and came back, are not new: only their last_seen_at moves. feed.items_seen grows by
     the number of new items. An entry repeated within `entries` counts once.
     """
-    if feed.id is None:
+    return ingest_many(session, [FeedEntries(feed=feed, entries=entries, outlet=outlet)], now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEntries:
+    """The entries of one feed in a multi-feed batch; `outlet` as for ingest_entries."""
+
+    feed: Feed
+    entries: Sequence[Entry]
+    outlet: str | None = None
+
+
+def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime) -> IngestResult:
+    """ingest_entries for several feeds at once, in the same few statements (replay: one call a slice).
+
+    The result adds up the feeds: a story created by one feed's entry and joined by another's in the
+    same call is new (with both outlets), not grown. Feeds must be distinct.
+    """
+    if any(batch.feed.id is None for batch in batches):
         session.flush()
     conn = session.connection()
     sql = _statements(conn.dialect.name)
-    source = outlet or feed.name
-    by_key: dict[str, Entry] = {}
-    for entry in entries:
-        by_key.setdefault(item_key(entry), entry)
+    fresh: dict[tuple[int, str], tuple[Entry, str]] = {}  # (feed id, item key) -> entry, outlet
+    for batch in batches:
+        source = batch.outlet or batch.feed.name
+        for entry in batch.entries:
+            fresh.setdefault((batch.feed.id, item_key(entry)), (entry, source))
+    if not fresh:
+        return IngestResult(new_items=0, seen_items=0, new_story_ids=(), grown_story_ids=())
 
-    stored: set[str] = set()
-    if by_key:
-        stored.update(conn.scalars(sql.select_stored, {"b_feed": feed.id, "b_keys": _key_list(sql, by_key)}))
-    if stored:
-        conn.execute(sql.touch_stored, {"b_feed": feed.id, "b_keys": _key_list(sql, stored), "b_now": now})
-    new = [(key, entry) for key, entry in by_key.items() if key not in stored]
+    stored = _stored(conn, sql, fresh, now)
+    new = [(feed_key, entry, source) for feed_key, (entry, source) in fresh.items() if feed_key not in stored]
     if not new:
         return IngestResult(new_items=0, seen_items=len(stored), new_story_ids=(), grown_story_ids=())
 
-    times = [entry.published or now for _, entry in new]
-    signatures = [signature(entry.title, source) for _, entry in new]
-    drafts = _group(conn, sql, [entry for _, entry in new], times, signatures, source)
+    times = [entry.published or now for _, entry, _ in new]
+    signatures = [signature(entry.title, source) for _, entry, source in new]
+    drafts = _group(conn, sql, [(entry, source) for _, entry, source in new], times, signatures)
     created = [d for d in drafts if d.id is None]
     _insert_stories(conn, sql, created)
     story_of = {i: d.id for d in drafts for i in d.items}
@@ -215,18 +240,8 @@ def ingest_entries(
         sql.insert_items,
         _ITEM_COLUMNS,
         [
-            (
-                feed.id,
-                key,
-                entry.title,
-                entry.summary,
-                entry.link,
-                to_db(times[i]),
-                seen_at,
-                seen_at,
-                story_of[i],
-            )
-            for i, (key, entry) in enumerate(new)
+            (feed_id, key, e.title, e.summary, e.link, to_db(times[i]), seen_at, seen_at, story_of[i])
+            for i, ((feed_id, key), e, _) in enumerate(new)
         ],
     )
     grown = [d for d in drafts if d.grown]
@@ -244,7 +259,9 @@ def ingest_entries(
             ],
         )
     # One poller holds a feed's lease at a time, so a plain increment is safe; flushed with the feed.
-    feed.items_seen = (feed.items_seen or 0) + len(new)
+    new_per_feed = Counter(feed_id for (feed_id, _), _, _ in new)
+    for batch in batches:
+        batch.feed.items_seen = (batch.feed.items_seen or 0) + new_per_feed[batch.feed.id]
     session.flush()
     return IngestResult(
         new_items=len(new),
@@ -254,13 +271,31 @@ def ingest_entries(
     )
 
 
+def _stored(
+    conn: Connection, sql: _Statements, fresh: dict[tuple[int, str], Any], now: datetime
+) -> set[tuple[int, str]]:
+    """The (feed, key) pairs of the batch already stored; their last_seen_at becomes `now`."""
+    feeds = sorted({feed_id for feed_id, _ in fresh})
+    keys = {key for _, key in fresh}
+    rows = conn.execute(sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)})
+    stored = {(feed_id, key) for feed_id, key in rows if (feed_id, key) in fresh}
+    by_feed: defaultdict[int, list[str]] = defaultdict(list)
+    for feed_id, key in stored:
+        by_feed[feed_id].append(key)
+    if by_feed:
+        conn.execute(
+            sql.touch_stored,
+            [{"b_feed": f, "b_keys": _key_list(sql, ks), "b_now": now} for f, ks in by_feed.items()],
+        )
+    return stored
+
+
 def _group(
     conn: Connection,
     sql: _Statements,
-    entries: Sequence[Entry],
+    entries: Sequence[tuple[Entry, str]],
     times: Sequence[datetime],
     signatures: Sequence[Signature],
-    source: str,
 ) -> list[_Draft]:
     """Give every new entry a story: an existing one it matches, one made earlier in this call, or its own.
 
@@ -272,7 +307,7 @@ def _group(
         index[key].append((draft, created_at))
 
     changed: dict[int, _Draft] = {}  # by id() of the draft: drafts are unhashable and may lack an id
-    for i, (entry, at, sig) in enumerate(zip(entries, times, signatures, strict=True)):
+    for i, ((entry, source), at, sig) in enumerate(zip(entries, times, signatures, strict=True)):
         best: _Draft | None = None
         best_score = 0.0
         checked: set[int] = set()
