@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from monitor.db.models import Base, Feed, Item, Story, StoryKey
 from monitor.domain import Entry
 from monitor.feeds.parse import parse_feed
-from monitor.ingest import STORY_WINDOW, IngestResult, ingest_entries
+from monitor.ingest import STORY_WINDOW, FeedEntries, IngestResult, ingest_entries, ingest_many
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -375,3 +375,64 @@ def test_real_syndicated_venezuela_guyana_story_is_one_story_with_both_outlets(e
         multi = session.scalars(select(Story).where(Story.source_count > 1)).all()
     # Every multi-outlet story of the day holds headlines that really are one story.
     assert 5 <= len(multi) <= 60
+
+
+# --------------------------------------------------------------------------- several feeds at once
+
+
+def test_ingest_many_groups_across_feeds_in_one_call_and_counts_per_feed(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        reuters, dawn = feed_named(session, "Reuters"), feed_named(session, "Dawn")
+        first = ingest_many(
+            session,
+            [
+                FeedEntries(
+                    feed=reuters,
+                    entries=[entry("Iran, Pakistan agree to de-escalate tensions - Reuters", guid="r")],
+                ),
+                FeedEntries(
+                    feed=dawn,
+                    entries=[
+                        entry("Iran and Pakistan agree to de-escalate tensions | Dawn", guid="d"),
+                        entry("Pakistan strikes Iran", guid="d2"),
+                    ],
+                    outlet="Dawn.com",
+                ),
+            ],
+            NOW,
+        )
+    with Session(engine) as session, session.begin():
+        reuters, dawn = feed_named(session, "Reuters"), feed_named(session, "Dawn")
+        again = ingest_many(
+            session,
+            [
+                FeedEntries(
+                    feed=reuters,
+                    entries=[entry("Iran, Pakistan agree to de-escalate tensions - Reuters", guid="r")],
+                ),
+                FeedEntries(
+                    feed=dawn,
+                    entries=[
+                        entry("Pakistan strikes Iran", guid="d2"),
+                        entry("Iran strikes Pakistan", guid="d3"),
+                    ],
+                ),
+            ],
+            NOW + timedelta(minutes=5),
+        )
+        assert (reuters.items_seen, dawn.items_seen) == (1, 3)
+    assert (first.new_items, first.seen_items, len(first.new_story_ids), first.grown_story_ids) == (
+        3,
+        0,
+        2,
+        (),
+    )
+    assert (again.new_items, again.seen_items, len(again.new_story_ids), again.grown_story_ids) == (
+        1,
+        2,
+        1,
+        (),
+    )
+    shared = next(s for s in stories(engine) if s.source_count == 2)
+    assert shared.sources == ["Reuters", "Dawn.com"]
+    assert count(engine, Story) == 3
