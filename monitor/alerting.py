@@ -25,9 +25,9 @@ from monitor.tension import Change, Transition
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertPolicy:
-    repeat_interval: timedelta = timedelta(hours=12)  # at most one re-send of an unchanged level per interval
+    repeat_interval: timedelta = timedelta(hours=24)  # at most one re-send of an unchanged level per interval
     back_to_calm: bool = True  # send a plain notice when a pair is calm again after the quiet period
-    deescalation_evidence: float = 2.0  # tension units of de-escalation news needed to report a fall
+    deescalation_evidence: float = 5.0  # tension units of de-escalation news needed to report a fall
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

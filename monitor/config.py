@@ -595,9 +595,9 @@ NOTIFIER_TYPES = ("email", "slack", "webhook")
 class Thresholds(_Model):
     """Tension levels: tension units above the pair's own baseline (see monitor/tension.py)."""
 
-    elevated: float = Field(default=4.0, gt=0)
-    high: float = Field(default=10.0, gt=0)
-    critical: float = Field(default=20.0, gt=0)
+    elevated: float = Field(default=10.0, gt=0)
+    high: float = Field(default=25.0, gt=0)
+    critical: float = Field(default=50.0, gt=0)
 
     @model_validator(mode="after")
     def _increasing(self) -> Thresholds:
@@ -615,9 +615,9 @@ class AlertingConfig(_Model):
     thresholds: Thresholds = Thresholds()
     hysteresis: float = Field(default=0.25, ge=0, le=0.9)
     min_dwell: Duration = timedelta(minutes=30)
-    sharp_rise: float = Field(default=8.0, gt=0)
+    sharp_rise: float = Field(default=20.0, gt=0)
     sharp_rise_window: PositiveDuration = timedelta(hours=3)
-    repeat_interval: PositiveDuration = timedelta(hours=12)
+    repeat_interval: PositiveDuration = timedelta(hours=24)
     back_to_calm: bool = True
     quiet_period: PositiveDuration = timedelta(hours=24)
     min_confidence: float = Field(default=0.3, ge=0, le=1)
@@ -625,7 +625,7 @@ class AlertingConfig(_Model):
         hours=24
     )  # de-escalation news (and alert evidence) look-back
     deescalation_evidence: float = Field(
-        default=2.0, ge=0
+        default=5.0, ge=0
     )  # tension units of de-escalation news to report a fall
 
 

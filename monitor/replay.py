@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from monitor.db.models import Feed
 from monitor.db.session import Database
 from monitor.domain import Alert, Entry
-from monitor.track import Classifier, Router, TrackResult, TrackSettings, track
+from monitor.track import Classifier, Router, TrackSettings, track
 
 MAX_FEED_NAME = 200
 
@@ -143,6 +143,9 @@ def slice_end(at: datetime, width: timedelta, origin: datetime) -> datetime:
     return origin + (k + 1) * width
 
 
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
 def replay(
     db: Database,
     items: Sequence[ReplayItem],
@@ -151,22 +154,31 @@ def replay(
     router: Router,
     *,
     slice_width: timedelta = timedelta(minutes=5),
+    commit_every: int = 1000,
     ingest: Ingest = _default_ingest,
     on_alert: Callable[[Alert], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ReplayReport:
-    """Run `items` (published order) through ingest and track on a simulated clock."""
+    """Run `items` (published order) through ingest and track on a simulated clock.
+
+    One transaction holds the slices of about `commit_every` items (each alert is still written with
+    the state change that caused it); nothing else writes to the database meanwhile, so pairs are
+    loaded only when they have new stories or fall due.
+    """
     report = ReplayReport()
     if not items:
         return report
     origin = items[0].published.replace(minute=0, second=0, microsecond=0)
     feeds: dict[str, Feed] = {}
-    due: datetime | None = None
+    due: datetime | None = None  # None until the first full pass has loaded every pair
     last_tick = origin
+    session = db.sessions()
+    pending = 0
 
-    def absorb(result: TrackResult, at: datetime) -> None:
+    def run_track(at: datetime, story_ids: Collection[int]) -> None:
         nonlocal due, last_tick
-        due, last_tick = result.next_due, at
+        result = track(session, settings, classifier, router, at, story_ids=story_ids, idle_until=due)
+        due, last_tick = result.next_due or FOREVER, at
         for alert in result.alerts:
             report.alerts.append(alert)
             if on_alert is not None:
@@ -178,33 +190,42 @@ def replay(
             at = max(slice_end(due, slice_width, origin), last_tick + slice_width)
             if at >= limit:
                 return
-            with db.session() as session:
-                absorb(track(session, settings, classifier, router, at, story_ids=()), at)
+            run_track(at, ())
             report.ticks += 1
 
-    for now, batch in _slices(items, slice_width, origin):
-        # Pairs whose dwell, decay or quiet period falls due before this slice: tick them on time.
-        tick_until(now)
-        with db.session() as session:
+    try:
+        for now, batch in _slices(items, slice_width, origin):
+            # Pairs whose dwell, decay or quiet period falls due before this slice: tick them on time.
+            tick_until(now)
             story_ids: set[int] = set()
             by_source: dict[str, list[Entry]] = {}
             for item in batch:
                 by_source.setdefault(item.source, []).append(entry_of(item))
             for source, entries in by_source.items():
-                known = feeds.get(source)
-                feed = session.merge(known, load=False) if known else _feed(session, source)
-                result = ingest(session, feed, entries, now)
+                feed = feeds.get(source) or _feed(session, source)
                 feeds[source] = feed
+                result = ingest(session, feed, entries, now)
                 story_ids.update(result.new_story_ids)
                 story_ids.update(result.grown_story_ids)
-            absorb(track(session, settings, classifier, router, now, story_ids=story_ids), now)
-        report.items += len(batch)
-        report.slices += 1
-        report.stories += len(story_ids)
-        if on_progress is not None:
-            on_progress(report.items)
-    # A shift still waiting out its dwell when the archive ends is judged; nothing later is invented.
-    tick_until(slice_end(items[-1].published, slice_width, origin) + settings.tension.min_dwell + slice_width)
+            run_track(now, story_ids)
+            report.items += len(batch)
+            report.slices += 1
+            report.stories += len(story_ids)
+            pending += len(batch)
+            if pending >= commit_every:
+                session.commit()
+                pending = 0
+            if on_progress is not None:
+                on_progress(report.items)
+        # A shift still waiting out its dwell when the archive ends is judged; nothing later is invented.
+        end = slice_end(items[-1].published, slice_width, origin)
+        tick_until(end + settings.tension.min_dwell + slice_width)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
     return report
 
 

@@ -36,14 +36,10 @@ class TensionSettings:
 
     half_life: timedelta = timedelta(hours=12)  # decay of a story's weight
     baseline_half_life: timedelta = timedelta(days=14)  # memory of the pair's normal tension
-    thresholds: tuple[float, float, float] = (
-        4.0,
-        10.0,
-        20.0,
-    )  # excess over baseline: elevated, high, critical
+    thresholds: tuple[float, float, float] = (10.0, 25.0, 50.0)  # above baseline: elevated, high, critical
     hysteresis: float = 0.25  # fraction of a threshold to fall below before leaving its level
     min_dwell: timedelta = timedelta(minutes=30)
-    sharp_rise: float = 8.0  # tension units of fresh escalation within sharp_rise_window
+    sharp_rise: float = 20.0  # tension units of fresh escalation within sharp_rise_window (x noise_scale)
     sharp_rise_window: timedelta = timedelta(hours=3)
     evidence_window: timedelta = timedelta(
         hours=24
@@ -80,11 +76,28 @@ def decay(value: float, elapsed: timedelta, half_life: timedelta) -> float:
     return float(value * 2.0 ** (-seconds / half_life.total_seconds()))
 
 
-def judge(excess: float, current: Level, thresholds: tuple[float, float, float], hysteresis: float) -> Level:
-    """The level `excess` calls for, with hysteresis around the levels at or below `current`."""
+def noise_scale(baseline: float, unit: float) -> float:
+    """How much wider a pair's thresholds are for its normal tension: 1 for a quiet pair.
+
+    News arrives in bursts, and the swings of a decaying sum grow with the square root of its mean:
+    a pair whose baseline is four times the elevated threshold needs three times the excess.
+    """
+    return 1.0 + math.sqrt(max(baseline, 0.0) / unit)
+
+
+def judge(
+    tension: float,
+    baseline: float,
+    current: Level,
+    thresholds: tuple[float, float, float],
+    hysteresis: float,
+) -> Level:
+    """The level that tension over baseline calls for, with hysteresis for levels at or below `current`."""
+    scale = noise_scale(baseline, thresholds[0])
+    excess = tension - baseline
     level = Level.CALM
     for rank, threshold in enumerate(thresholds, start=1):
-        bound = threshold if rank > current else threshold * (1.0 - hysteresis)
+        bound = threshold * scale * (1.0 if rank > current else 1.0 - hysteresis)
         if excess >= bound:
             level = Level(rank)
     return level
@@ -222,7 +235,7 @@ def step(
             )
         )
 
-    target = judge(state.excess, state.level, settings.thresholds, settings.hysteresis)
+    target = judge(state.tension, state.baseline, state.level, settings.thresholds, settings.hysteresis)
     held = state.level_since is not None and now - state.level_since < settings.min_dwell
     old = state.level
     if target > state.level:
@@ -245,12 +258,13 @@ def step(
         emit(Change.LEVEL, old, state.level)
 
     rise = state.rise
-    if rise >= settings.sharp_rise and not state.sharp:
+    sharp_rise = settings.sharp_rise * noise_scale(state.baseline, settings.thresholds[0])
+    if rise >= sharp_rise and not state.sharp:
         state = replace(state, sharp=True)
         waiting = state.candidate is not None and state.candidate > state.level
         if not transitions and not waiting:
             emit(Change.SHARP_RISE, state.level, state.level)
-    elif state.sharp and rise < settings.sharp_rise * (1.0 - settings.hysteresis):
+    elif state.sharp and rise < sharp_rise * (1.0 - settings.hysteresis):
         state = replace(state, sharp=False)
 
     if (
@@ -281,7 +295,8 @@ def next_due(state: PairTension, settings: TensionSettings) -> datetime | None:
             times.append(state.level_since + settings.quiet_period)
     if state.level > Level.CALM and state.updated_at is not None and state.candidate is None:
         # When decay brings the excess below the level's lower bound (baseline taken as fixed).
-        floor = settings.thresholds[state.level - 1] * (1.0 - settings.hysteresis) + state.baseline
+        scale = noise_scale(state.baseline, settings.thresholds[0])
+        floor = settings.thresholds[state.level - 1] * scale * (1.0 - settings.hysteresis) + state.baseline
         if floor <= 0:
             floor = 1e-9
         if state.tension > floor:

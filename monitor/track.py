@@ -123,12 +123,15 @@ def track(
     now: datetime,
     *,
     story_ids: Collection[int] | None = None,
+    idle_until: datetime | None = None,
     enqueue: Enqueue = _default_enqueue,
 ) -> TrackResult:
     """Classify new stories, count new and grown ones into their pairs' tension, write alerts.
 
     `story_ids` limits the work to those stories (the ingest result); None looks for every story
-    not yet classified or grown since it was counted.
+    not yet classified or grown since it was counted. `idle_until` is a promise from the caller (the
+    previous result's next_due, with no other writer since) that no pair falls due before it: until
+    then only pairs with new contributions are loaded (what makes a replay fast).
     """
     wanted = {p.key: p for p in settings.pairs}
     stories = _candidates(session, story_ids)
@@ -151,8 +154,13 @@ def track(
     judged: list[Judged] = []
     alerts: list[Alert] = []
     due: list[datetime] = []
-    rows = {r.pair: r for r in session.scalars(_PAIR_STATES, {"pairs": list(wanted)})}
-    for key, pair in wanted.items():
+    keys = list(wanted)
+    if idle_until is not None and now < idle_until:
+        keys = [key for key in keys if key in per_pair]
+        due.append(idle_until)
+    rows = {r.pair: r for r in session.scalars(_PAIR_STATES, {"pairs": keys})} if keys else {}
+    for key in keys:
+        pair = wanted[key]
         row = rows.get(key)
         if row is None:
             row = PairState(pair=key, tension=0.0, baseline=0.0, level=0, state={})

@@ -53,8 +53,8 @@ def test_a_silent_decay_and_return_is_not_news_again() -> None:
 
 def test_the_repeat_interval_bounds_resends_of_an_unchanged_level() -> None:
     told = Memory(level=Level.HIGH, at=T0, direction=Direction.ESCALATION)
-    early = decide(tr(Change.SHARP_RISE, Level.HIGH, Level.HIGH, at=T0 + timedelta(hours=11)), told, P)
-    late = decide(tr(Change.SHARP_RISE, Level.HIGH, Level.HIGH, at=T0 + timedelta(hours=12)), told, P)
+    early = decide(tr(Change.SHARP_RISE, Level.HIGH, Level.HIGH, at=T0 + timedelta(hours=23)), told, P)
+    late = decide(tr(Change.SHARP_RISE, Level.HIGH, Level.HIGH, at=T0 + timedelta(hours=24)), told, P)
     assert not early.fires
     assert late.reason is AlertReason.REPEAT
 
@@ -130,7 +130,7 @@ def test_make_alert_carries_levels_tensions_and_reason() -> None:
 
 def test_a_burst_of_items_about_one_shift_gives_one_alert() -> None:
     """Ten corroborating reports over twenty minutes, folded and judged: one alert."""
-    settings = TensionSettings()
+    settings = TensionSettings(thresholds=(4.0, 10.0, 20.0))
     state, memory, alerts = PairTension(), Memory(), []
     for minute in range(0, 20, 2):
         now = T0 + timedelta(minutes=minute)

@@ -96,7 +96,7 @@ def test_it_fills_every_default_from_a_minimal_file(tmp_path: Path) -> None:
     assert config.timezone == "UTC" and config.templates_dir is None
     assert config.feeds == [] and config.notifiers == {}
     assert config.poll.max_body == 5_000_000 and config.poll.concurrency == 50
-    assert config.alerting.thresholds.as_tuple() == (4.0, 10.0, 20.0)
+    assert config.alerting.thresholds.as_tuple() == (10.0, 25.0, 50.0)
     assert config.alerting.half_life == timedelta(hours=12)
     assert config.delivery.retry_for == timedelta(hours=24)
 

@@ -18,12 +18,13 @@ from monitor.tension import (
     decay,
     judge,
     next_due,
+    noise_scale,
     step,
 )
 
 PAIR = Pair.of("PK", "IR")
 T0 = datetime(2024, 1, 16, 12, 0, tzinfo=UTC)
-S = TensionSettings()
+S = TensionSettings(thresholds=(4.0, 10.0, 20.0), sharp_rise=8.0)  # small numbers, easy arithmetic
 _ids = iter(range(1, 10_000))
 
 
@@ -87,19 +88,29 @@ def test_a_long_war_drifts_back_to_calm_against_its_baseline() -> None:
         state, ts = run(state, [(timedelta(hours=6 * quarter), [4.0])])
         transitions.extend(ts)
     levels = [t.new_level for t in transitions if t.change is Change.LEVEL]
-    assert max(levels) >= Level.HIGH
+    assert max(levels) >= Level.ELEVATED
     assert state.level == Level.CALM
     assert state.baseline > 10.0
 
 
 def test_judge_uses_thresholds_upwards_and_hysteresis_downwards() -> None:
     th = (4.0, 10.0, 20.0)
-    assert judge(3.9, Level.CALM, th, 0.25) == Level.CALM
-    assert judge(4.0, Level.CALM, th, 0.25) == Level.ELEVATED
-    assert judge(3.1, Level.ELEVATED, th, 0.25) == Level.ELEVATED
-    assert judge(2.9, Level.ELEVATED, th, 0.25) == Level.CALM
-    assert judge(25.0, Level.CALM, th, 0.25) == Level.CRITICAL
-    assert judge(8.0, Level.HIGH, th, 0.25) == Level.HIGH
+    assert judge(3.9, 0.0, Level.CALM, th, 0.25) == Level.CALM
+    assert judge(4.0, 0.0, Level.CALM, th, 0.25) == Level.ELEVATED
+    assert judge(3.1, 0.0, Level.ELEVATED, th, 0.25) == Level.ELEVATED
+    assert judge(2.9, 0.0, Level.ELEVATED, th, 0.25) == Level.CALM
+    assert judge(25.0, 0.0, Level.CALM, th, 0.25) == Level.CRITICAL
+    assert judge(8.0, 0.0, Level.HIGH, th, 0.25) == Level.HIGH
+
+
+def test_a_busy_pair_needs_a_larger_excess_than_a_quiet_one() -> None:
+    th = (10.0, 25.0, 50.0)
+    assert noise_scale(0.0, 10.0) == 1.0
+    assert noise_scale(40.0, 10.0) == 3.0
+    # The same 25 units above baseline: high for a quiet pair, calm for a pair whose normal is 40.
+    assert judge(25.0, 0.0, Level.CALM, th, 0.25) == Level.HIGH
+    assert judge(65.0, 40.0, Level.CALM, th, 0.25) == Level.CALM
+    assert judge(70.0, 40.0, Level.CALM, th, 0.25) == Level.ELEVATED
 
 
 def test_a_single_weak_item_changes_nothing() -> None:
@@ -154,11 +165,12 @@ def test_a_fall_must_persist_the_minimum_dwell() -> None:
 
 def test_a_sharp_rise_at_an_unchanged_level_is_a_transition_once() -> None:
     state = PairTension(
-        tension=30.0, baseline=22.0, level=Level.HIGH, level_since=T0 - timedelta(days=2), updated_at=T0
+        tension=14.0, baseline=1.0, level=Level.HIGH, level_since=T0 - timedelta(days=2), updated_at=T0
     )
-    state, ts = run(state, [(timedelta(0), [4.0]), (timedelta(hours=1), [5.0])])
+    # Baseline 1 widens the sharp rise to 8 x 1.5 = 12 units and critical to 30.
+    state, ts = run(state, [(timedelta(0), [6.0]), (timedelta(hours=1), [7.0])])
     assert [t.change for t in ts] == [Change.SHARP_RISE]
-    assert ts[0].new_level == Level.HIGH and ts[0].rise >= 8.0
+    assert ts[0].new_level == Level.HIGH and ts[0].rise >= 12.0
     state, ts = run(state, [(timedelta(hours=1, minutes=30), [2.0])])
     assert ts == []
 

@@ -36,8 +36,8 @@ class Reading:
 
 # Deterministic stand-in for the classifier: the title names the reading.
 READINGS = {
-    "Iran strikes militant bases inside Pakistan": (IR_PK, 8.0, 0.8, ("strikes", "inside")),
-    "Azerbaijan launches offensive in Karabakh": (AM_AZ, 8.0, 0.8, ("launches offensive",)),
+    "Iran strikes militant bases inside Pakistan": (IR_PK, 10.0, 0.9, ("strikes", "inside")),
+    "Azerbaijan launches offensive in Karabakh": (AM_AZ, 10.0, 0.9, ("launches offensive",)),
     "Iran and Pakistan trade remarks": (IR_PK, 1.5, 0.6, ("trade remarks",)),
 }
 
@@ -119,11 +119,13 @@ def test_a_strong_corroborated_story_writes_one_alert_with_its_deliveries(db: Da
     with db.session() as s:
         result = track(s, SETTINGS, fake_classifier, everyone, T0 + timedelta(minutes=5))
     assert result.classified == 1
-    assert [(a.pair, a.reason, a.level) for a in result.alerts] == [(IR_PK, AlertReason.FIRST, Level.HIGH)]
+    assert [(a.pair, a.reason, a.level) for a in result.alerts] == [
+        (IR_PK, AlertReason.FIRST, Level.ELEVATED)
+    ]
     with db.read_session() as s:
         alert = s.scalars(select(AlertRow)).one()
         assert (alert.pair, alert.direction, alert.reason) == ("IR-PK", "escalation", "first")
-        assert (alert.previous_level, alert.level) == (0, 2)
+        assert (alert.previous_level, alert.level) == (0, 1)
         assert alert.evidence[0]["title"] == "Iran strikes militant bases inside Pakistan"
         assert alert.evidence[0]["sources"] == ["Al Jazeera", "NYT World"]
         assert alert.evidence[0]["phrases"] == ["strikes", "inside"]
@@ -134,9 +136,9 @@ def test_a_strong_corroborated_story_writes_one_alert_with_its_deliveries(db: Da
             ("ops-hook", "pending", alert.id),
         ]
         contribution = s.scalars(select(TensionContribution)).one()
-        assert contribution.value == pytest.approx(8.0 * 0.8 * 2)  # corroboration 1 + log2(2)
+        assert contribution.value == pytest.approx(10.0 * 0.9 * 2)  # corroboration 1 + log2(2)
         state = s.get(PairState, "IR-PK")
-        assert state is not None and state.level == 2 and state.last_alert_at == T0 + timedelta(minutes=5)
+        assert state is not None and state.level == 1 and state.last_alert_at == T0 + timedelta(minutes=5)
         assert (
             s.scalar(select(func.count()).select_from(TensionPoint).where(TensionPoint.pair == "IR-PK")) == 1
         )
@@ -194,7 +196,7 @@ def test_a_story_grown_by_new_outlets_adds_only_the_corroboration_delta(db: Data
     story_id = add_story(db, "Iran strikes militant bases inside Pakistan", ["NYT World"])
     with db.session() as s:
         first = track(s, SETTINGS, fake_classifier, everyone, T0)
-    assert [(a.reason, a.level) for a in first.alerts] == [(AlertReason.FIRST, Level.ELEVATED)]
+    assert first.alerts == ()  # one outlet: 10 x 0.9 = 9 units, below the elevated threshold (10)
 
     with db.session() as s:
         s.execute(
@@ -206,16 +208,17 @@ def test_a_story_grown_by_new_outlets_adds_only_the_corroboration_delta(db: Data
     with db.session() as s:
         result = track(s, SETTINGS, fake_classifier, everyone, later, story_ids=[story_id])
     assert result.classified == 0 and result.contributions == 1
+    # A second outlet corroborates the strike: it fires at once.
     assert [(a.reason, a.previous_level, a.level) for a in result.alerts] == [
-        (AlertReason.ESCALATED, Level.ELEVATED, Level.HIGH)
+        (AlertReason.FIRST, Level.CALM, Level.ELEVATED)
     ]
     with db.read_session() as s:
         contribution = s.scalars(select(TensionContribution)).one()
-        assert contribution.value == pytest.approx(12.8)
+        assert contribution.value == pytest.approx(18.0)
         state = s.get(PairState, "IR-PK")
         assert state is not None
-        # 6.4 counted at T0 plus the 6.4 delta, both decayed by 40 minutes.
-        assert state.tension == pytest.approx(12.8 * 2 ** (-40 / 720))
+        # 9 counted at T0 plus the 9 delta, both decayed by 40 minutes.
+        assert state.tension == pytest.approx(18.0 * 2 ** (-40 / 720))
         assert s.scalar(select(Story.scored_sources).where(Story.id == story_id)) == 2
 
 
@@ -226,7 +229,7 @@ def test_a_feed_weight_scales_the_contribution(db: Database) -> None:
         result = track(s, settings, fake_classifier, everyone, T0)
     assert result.alerts == ()
     with db.read_session() as s:
-        assert s.scalars(select(TensionContribution.value)).one() == pytest.approx(8 * 0.8 * 0.25)
+        assert s.scalars(select(TensionContribution.value)).one() == pytest.approx(10 * 0.9 * 0.25)
 
 
 def test_unconfigured_pairs_are_scored_but_not_tracked(db: Database) -> None:
