@@ -132,7 +132,7 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         for seg in reading.segments[:2]:
             if not seg.words:
                 continue
-            seg_scores = lm.scores(model.features(reading, seg.index))
+            seg_scores = lm.scores(model.features(reading, seg.number))
             combined = [c + seg.weight * s for c, s in zip(combined, seg_scores, strict=True)]
             total += seg.weight
         p = model.softmax([c / total for c in combined] if total else lm.bias_scores())

@@ -37,12 +37,12 @@ def render(a: Analysis) -> str:
     lines.append("Actors:")
     if not a.actors:
         lines.append("  none recognised")
-    party_keys = {(p.segment, p.index) for p in a.parties}
+    party_keys = {(p.segment, p.first) for p in a.parties}
     for actor in a.actors:
         role = a.reading.segments[actor.segment].role
         note = (
             ""
-            if (actor.segment, actor.index) in party_keys
+            if (actor.segment, actor.first) in party_keys
             else " (not a party: venue, mediator, people or compound)"
         )
         lines.append(f'  {actor.code} from "{actor.text}" ({actor.kind}, {role}){note}')
@@ -50,7 +50,7 @@ def render(a: Analysis) -> str:
     if not a.reading.hits:
         lines.append("  none")
     for seg in a.reading.segments:
-        seg_hits = [h for h in a.reading.hits if h.segment == seg.index]
+        seg_hits = [h for h in a.reading.hits if h.segment == seg.number]
         if seg_hits:
             lines.append(f"  [{seg.role}]")
             lines.extend("  " + _hit_line(h) for h in seg_hits)

@@ -18,6 +18,7 @@ from monitor.classify.events import Reading
 from monitor.domain import Direction
 
 CLASSES = (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL)
+SCALED = ("lex:esc", "lex:dee")  # the only features whose value is not 1
 PRIOR_WEIGHT = (
     3.0  # how far the lexicon's own reading pulls the model (see scripts/train_classifier.py --prior)
 )
@@ -35,12 +36,14 @@ class LinearModel:
 
     def scores(self, features: Mapping[str, float], prior: float = PRIOR_WEIGHT) -> list[float]:
         """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
-        weights = self.weights
+        get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, prior)]
-        for k, v in features.items():
-            w = weights.get(k)
-            if w is not None:
-                rows.append(w if v == 1.0 else (w[0] * v, w[1] * v, w[2] * v))
+        rows.extend(w for w in map(get, features) if w is not None)  # every feature at value 1 ...
+        for k in SCALED:  # ... then the few real-valued ones corrected
+            v = features.get(k)
+            w = get(k)
+            if v is not None and w is not None and v != 1.0:
+                rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
         return [sum(col) for col in zip(*rows, strict=True)]
 
     def bias_scores(self) -> list[float]:
@@ -75,12 +78,11 @@ def features(reading: Reading, segment: int = 0) -> dict[str, float]:
     The model is trained on single sentences, so a headline and its lead are scored one at a time and the
     classifier combines the two by position weight.
     """
-    feats: dict[str, float] = {"bias": 1.0}
+    # Unigrams are the words themselves, bigrams "a b"; lexicon features are "lex:..." (no token has a colon).
     grams = reading.segments[segment].tokens.grams
-    for w in grams:
-        feats["u:" + w] = 1.0
-    for a, b in zip(("<s>", *grams), grams, strict=False):
-        feats[f"b:{a} {b}"] = 1.0
+    feats: dict[str, float] = dict.fromkeys(grams, 1.0)
+    feats.update(dict.fromkeys(map(" ".join, zip(("<s>", *grams), grams, strict=False)), 1.0))
+    feats["lex:bias"] = 1.0
     esc = dee = 0.0
     best = None
     for h in reading.hits:

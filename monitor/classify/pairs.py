@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from monitor.classify.events import CueHit, Hit, Segment
 from monitor.classify.lexicon import CueKind
@@ -20,15 +21,14 @@ BETWEEN_WINDOW = 8
 MEDIATOR_WINDOW = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
     """A country mention placed on the content-token axis of its segment."""
 
     code: str
     text: str
     kind: str
     segment: int
-    index: int  # content-token index of the mention's first token
+    first: int  # content-token index of the mention's first token
     last: int  # ... and of its last token
     compound: bool  # inside a hyphenated compound such as "anti-Syria" or "Russian-made"
 
@@ -55,7 +55,7 @@ def place(
                 (a.endswith("-") and token.startswith(a)) or (a.startswith("-") and token.endswith(a))
                 for a in affixes
             )
-    return Actor(code, text, kind, segment.index, index, last, compound)
+    return Actor(code, text, kind, segment.number, index, last, compound)
 
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
@@ -68,16 +68,16 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
         if a.compound or (
             a.kind == "demonym"
             and any(
-                c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.index - 1)
+                c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
                 for c in seg_cues
             )
         ):
             continue
         mediator = any(
-            c.cue.kind is CueKind.MEDIATOR and 0 < a.index - c.last <= MEDIATOR_WINDOW for c in seg_cues
+            c.cue.kind is CueKind.MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW for c in seg_cues
         )
         venue = a.kind in VENUE_KINDS and any(
-            c.cue.kind is CueKind.VENUE and c.last == a.index - 1 for c in seg_cues
+            c.cue.kind is CueKind.VENUE and c.last == a.first - 1 for c in seg_cues
         )
         if venue:
             venues.append(a)
@@ -86,7 +86,7 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     for v in venues:  # "opened an embassy in Tehran": a capital is a venue only when two parties remain
         if len({a.code for a in kept if a.segment == v.segment} - {v.code}) < 2:
             kept.append(v)
-    kept.sort(key=lambda a: (a.segment, a.index))
+    kept.sort(key=lambda a: (a.segment, a.first))
     return kept
 
 
@@ -94,7 +94,7 @@ def _between(actors: Sequence[Actor], cues: Sequence[CueHit], segment: int) -> A
     for c in cues:
         if c.segment != segment or c.cue.kind is not CueKind.BETWEEN:
             continue
-        after = [a for a in actors if a.segment == segment and 0 < a.index - c.last <= BETWEEN_WINDOW]
+        after = [a for a in actors if a.segment == segment and 0 < a.first - c.last <= BETWEEN_WINDOW]
         for other in after[1:]:
             if other.code != after[0].code:
                 return Attribution(Pair.of(after[0].code, other.code), after[0], other, "between X and Y")
@@ -107,14 +107,14 @@ def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attrib
     bounds = [c.first for c in cues if c.segment == hit.segment and c.cue.kind is CueKind.CLAUSE]
     lo = max((b for b in bounds if b < hit.first), default=-1)
     hi = min((b for b in bounds if b > hit.last), default=10**9)
-    in_clause = [a for a in here if lo < a.index < hi]
+    in_clause = [a for a in here if lo < a.first < hi]
     if len({a.code for a in in_clause}) >= 2:
         here = in_clause
     between = _between(here, cues, hit.segment)
     if between is not None:
         return between
-    before = [a for a in here if a.index < hit.first]
-    after = [a for a in here if a.index > hit.last]
+    before = [a for a in here if a.first < hit.first]
+    after = [a for a in here if a.first > hit.last]
     if before:
         source = before[0]
     elif after:
