@@ -25,7 +25,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.app import App
@@ -216,30 +216,43 @@ def _configured(config: Config, name: str) -> FeedConfig | None:
 
 
 def _claim(app: App, feed: FeedConfig, now: datetime, until: datetime, owner: str) -> _Claim | _Skip:
-    """Take the feed's lease if it is due and free; otherwise say why not."""
+    """Take the feed's lease if it is due and free (one conditional UPDATE); otherwise say why not."""
     with app.db.session() as session:
+        claimed = _take_lease(session, feed.name, now, until, owner)
+        if claimed is not None:
+            return claimed
         row = session.scalars(select(Feed).where(Feed.name == feed.name)).one_or_none()
-        if row is None:
+        if row is None:  # configured since the last sync
             sync_feeds(session, app.config)
-            row = session.scalars(select(Feed).where(Feed.name == feed.name)).one()
+            claimed = _take_lease(session, feed.name, now, until, owner)
+            assert claimed is not None, f"feed {feed.name} inserted but not claimable"
+            return claimed
         if row.retired_at is not None:
             return _Skip(f"retired since {_iso(row.retired_at)} (HTTP 410); change its URL to revive it")
         if row.next_poll_at is not None and row.next_poll_at > now:
             return _Skip(
                 f"backing off until {_iso(row.next_poll_at)} after {row.consecutive_failures} failure(s)"
             )
-        changed = session.execute(  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
-            update(Feed)
-            .where(
-                Feed.id == row.id,
-                or_(Feed.lease_until.is_(None), Feed.lease_until <= now),
-            )
-            .values(lease_owner=owner, lease_until=until)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
-            return _Skip(f"being polled by {row.lease_owner} until {_iso(row.lease_until)}")
-        return _Claim(row.id, row.current_url, Validators(row.etag, row.last_modified))
+        return _Skip(f"being polled by {row.lease_owner} until {_iso(row.lease_until)}")
+
+
+def _take_lease(session: Session, name: str, now: datetime, until: datetime, owner: str) -> _Claim | None:
+    claimed = session.execute(
+        update(Feed)
+        .where(
+            Feed.name == name,
+            Feed.retired_at.is_(None),
+            or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now),
+            or_(Feed.lease_until.is_(None), Feed.lease_until <= now),
+        )
+        .values(lease_owner=owner, lease_until=until)
+        .returning(Feed.id, Feed.current_url, Feed.etag, Feed.last_modified)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None:
+        return None
+    feed_id, url, etag, last_modified = claimed
+    return _Claim(feed_id, url, Validators(etag, last_modified))
 
 
 def _release(app: App, feed_id: int, owner: str) -> None:
@@ -263,6 +276,25 @@ def _record(
 ) -> PollReport:
     """Store what the poll found, items and health in one transaction, and release the lease."""
     with app.db.session() as session:
+        if result.outcome is Outcome.NOT_MODIFIED:  # the common case: one UPDATE, no ORM load
+            session.execute(
+                update(Feed)
+                .where(Feed.id == claim.feed_id)
+                .values(
+                    last_polled_at=now,
+                    last_success_at=now,
+                    consecutive_failures=0,
+                    next_poll_at=None,
+                    etag=result.validators.etag,
+                    last_modified=result.validators.last_modified,
+                    current_url=result.permanent_url or Feed.current_url,
+                    lease_owner=case((Feed.lease_owner == owner, None), else_=Feed.lease_owner),
+                    lease_until=case((Feed.lease_owner == owner, None), else_=Feed.lease_until),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            detail = _moved(claim.url, result)
+            return PollReport(feed=feed.name, outcome="not-modified", status=result.status, detail=detail)
         row = session.get_one(Feed, claim.feed_id)
         row.last_polled_at = now
         if row.lease_owner == owner:
@@ -274,10 +306,6 @@ def _record(
             assert parsed is not None
             # Unrecoverable body: nothing stored, validators kept, so the next poll re-reads it.
             report = _failure(row, feed, app.config, result, _about(claim.url, parsed.error), now)
-        elif result.outcome is Outcome.NOT_MODIFIED:
-            detail = _moved(row, result)
-            _succeeded(row, result, now)
-            report = PollReport(feed=feed.name, outcome="not-modified", status=result.status, detail=detail)
         elif result.outcome is Outcome.GONE:
             row.retired_at = now
             row.last_error = result.error or f"{redact(claim.url)}: HTTP 410 Gone"
@@ -299,7 +327,7 @@ def _store_items(
     session: Session, row: Feed, feed: FeedConfig, result: FetchResult, parsed: ParsedFeed, now: datetime
 ) -> PollReport:
     ingested = ingest_entries(session, row, parsed.entries, now, outlet=feed.name)
-    detail = _moved(row, result)
+    detail = _moved(row.current_url, result)
     _succeeded(row, result, now)
     row.last_warning = parsed.warning
     return PollReport(
@@ -315,8 +343,8 @@ def _store_items(
     )
 
 
-def _moved(row: Feed, result: FetchResult) -> str | None:
-    if result.permanent_url and result.permanent_url != row.current_url:
+def _moved(current_url: str, result: FetchResult) -> str | None:
+    if result.permanent_url and result.permanent_url != current_url:
         return f"moved permanently to {redact(result.permanent_url)}"
     return None
 

@@ -11,7 +11,7 @@ from monitor.app import App
 from monitor.commands._app import load_app
 from monitor.feeds.fetch import Fetcher
 from monitor.logs import event, setup_logging
-from monitor.pipeline import available_notifiers, fetch_limits, run_cycle
+from monitor.pipeline import available_notifiers, deliver_stage, fetch_limits, poll_all, track_stage
 from monitor.scheduler import Daemon
 
 log = logging.getLogger("monitor.daemon")
@@ -52,19 +52,26 @@ def poll_once(args: argparse.Namespace) -> int:
 
 
 async def _poll_once(app: App) -> int:
+    """The stages of run_cycle one by one, so the feed lines are out before scoring starts."""
     notifiers, problems = available_notifiers(app.config)
     for problem in problems:
         print(problem, file=sys.stderr)
     if not app.config.feeds:
         print(f"{app.config.path}: no feeds configured", file=sys.stderr)
+    now = app.clock()
     async with Fetcher(fetch_limits(app.config.poll)) as fetcher:
-        cycle = await run_cycle(app, fetcher, notifiers, app.clock())
-    width = max((len(r.feed) for r in cycle.polls), default=0)
-    for report in cycle.polls:
-        print(report.line(width))
-    if cycle.track is not None and cycle.track.alerts:
-        print(f"{len(cycle.track.alerts)} alert(s) written to the outbox")
-    if cycle.delivery is not None and cycle.delivery.due:
-        d = cycle.delivery
-        print(f"deliveries: {d.sent} sent, {d.retrying} to retry, {d.failed} failed")
+        reports = await poll_all(app, fetcher, now)
+    width = max((len(r.feed) for r in reports), default=0)
+    for report in reports:
+        print(report.line(width), flush=True)
+    try:
+        tracked = await asyncio.to_thread(track_stage, app, now)
+    except Exception:  # a bug, not a feed problem: the items are stored, say so and fail
+        log.exception(event("track-failed"))
+        return 1
+    if tracked.alerts:
+        print(f"{len(tracked.alerts)} alert(s) written to the outbox")
+    delivery = await deliver_stage(app, notifiers, app.clock())
+    if delivery is not None and delivery.due:
+        print(f"deliveries: {delivery.sent} sent, {delivery.retrying} to retry, {delivery.failed} failed")
     return 0

@@ -14,6 +14,7 @@ configured in code, so it works from an installed wheel and from any working dir
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -83,11 +85,15 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    # SQLite has one writer. Threads of this process take turns here, which is far cheaper than
+    # SQLite's busy handler (it sleeps and retries); other processes still wait on the busy timeout.
+    writer: threading.RLock | None = None
 
     @classmethod
     def open(cls, url: str | URL) -> Database:
         engine = create_engine_for(url)
-        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
+        writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        return cls(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), writer=writer)
 
     @property
     def url(self) -> URL:
@@ -96,13 +102,27 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back if it raises."""
-        with self.sessions() as session:
+        with self._turn(), self.sessions() as session:
             try:
                 yield session
             except BaseException:
                 session.rollback()
                 raise
             session.commit()
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self.writer is None:
+            yield
+            return
+        if not self.writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            raise OperationalError(
+                "BEGIN", None, TimeoutError("database is locked: another thread kept writing too long")
+            )
+        try:
+            yield
+        finally:
+            self.writer.release()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
