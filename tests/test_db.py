@@ -171,3 +171,32 @@ def test_read_session_does_not_wait_for_a_writer(sqlite_url: str) -> None:
                 assert reading.scalars(select(Feed)).all() == []
     finally:
         db.dispose()
+
+
+def test_many_threads_writing_through_one_database_all_succeed(sqlite_url: str) -> None:
+    db = Database.open(sqlite_url)
+    try:
+        db.upgrade()
+        with db.session() as session:
+            session.add(Feed(name="F", url="u", current_url="u"))
+        errors: list[BaseException] = []
+
+        def bump() -> None:
+            try:
+                for _ in range(20):
+                    with db.session() as session:
+                        feed = session.scalars(select(Feed)).one()
+                        feed.items_seen += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=bump) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with db.read_session() as session:
+            assert session.scalars(select(Feed.items_seen)).one() == 160
+    finally:
+        db.dispose()
