@@ -38,7 +38,6 @@ class RawEntry:
     summary: str
     published: time.struct_time | None
     updated: time.struct_time | None
-    base: str | None  # xml:base in effect, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +107,6 @@ def _rss(root: ET.Element) -> RawFeed | None:
                 summary=summary,
                 published=_date(_text(item.find("pubDate"))),
                 updated=_date(_text(item.find(DC_DATE))),
-                base=None,
             )
         )
     return RawFeed(title=_text(channel.find("title")), entries=tuple(entries))
@@ -131,7 +129,6 @@ def _atom(root: ET.Element) -> RawFeed | None:
                 summary=summary,
                 published=_date(_text(entry.find(f"{ATOM}published"))),
                 updated=_date(_text(entry.find(f"{ATOM}updated"))),
-                base=None,
             )
         )
     return RawFeed(title=_atom_text(root.find(f"{ATOM}title")), entries=tuple(entries))
