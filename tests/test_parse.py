@@ -451,6 +451,20 @@ def test_the_fast_reader_gives_the_same_entries_as_feedparser(
     assert fast.entries == slow.entries
 
 
+def test_the_fast_reader_keeps_text_inside_unescaped_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = _rss(
+        "<item><title>Talks <b>resume</b> in Doha</title><link>http://x.org/1</link>"
+        "<description>Envoys <i>met</i> on <a href='http://x.org'>Sunday</a>.</description></item>"
+    )
+    assert read_plain_feed(body, XML) is not None
+
+    (fast,) = parse_feed(body, XML, "http://x.org/rss").entries
+    (slow,) = _through_feedparser(monkeypatch, body, "http://x.org/rss").entries
+
+    assert fast.title == slow.title == "Talks resume in Doha"
+    assert fast.summary == slow.summary == "Envoys met on Sunday ."
+
+
 @pytest.mark.parametrize(
     ("body", "headers"),
     [

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from feedparser.datetimes import _parse_date
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+ATOM_LINK = f"{ATOM}link"
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
 DC_DATE = "{http://purl.org/dc/elements/1.1/}date"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
@@ -79,9 +81,19 @@ def _plain_utf8(body: bytes, headers: Mapping[str, str]) -> bool:
 
 
 def _text(element: ET.Element | None) -> str:
+    """The element's text; unescaped markup inside it (child elements) is serialised for clean_text."""
     if element is None:
         return ""
+    if len(element):
+        return _inner_markup(element)
     return (element.text or "").strip()
+
+
+def _inner_markup(element: ET.Element) -> str:
+    parts = [element.text or ""]
+    for child in element:
+        parts.append(ET.tostring(child, encoding="unicode", method="html"))
+    return "".join(parts).strip()
 
 
 def _rss(root: ET.Element) -> RawFeed | None:
@@ -91,13 +103,8 @@ def _rss(root: ET.Element) -> RawFeed | None:
     entries = []
     for item in channel.iter("item"):
         if any(child.tag in TITLE_ALIASES for child in item):
-            return None
-        guid_element = item.find("guid")
-        guid = _text(guid_element)
-        link = _text(item.find("link"))
-        permalink = guid_element is not None and guid_element.get("isPermaLink", "true") == "true"
-        if not link and guid and permalink:
-            link = guid  # as feedparser: a permalink guid stands in for a missing link
+            return None  # feedparser may take these for the title
+        link, guid = _rss_link_and_guid(item)
         summary = _text(item.find("description")) or _text(item.find(CONTENT_ENCODED))
         entries.append(
             RawEntry(
@@ -110,6 +117,28 @@ def _rss(root: ET.Element) -> RawFeed | None:
             )
         )
     return RawFeed(title=_text(channel.find("title")), entries=tuple(entries))
+
+
+def _rss_link_and_guid(item: ET.Element) -> tuple[str, str]:
+    """As feedparser, in document order: <link> and an HTML alternate <atom:link> set the link (the
+    later wins); a permalink <guid> stands in for a link not seen before it."""
+    link: str | None = None
+    guid = ""
+    for child in item:
+        if child.tag == "link":
+            link = _text(child)
+        elif child.tag == ATOM_LINK:
+            if (
+                child.get("href")
+                and child.get("rel", "alternate") == "alternate"
+                and child.get("type", "text/html") in HTML_TYPES
+            ):
+                link = str(child.get("href")).strip()
+        elif child.tag == "guid":
+            guid = _text(child)
+            if link is None and guid and child.get("isPermaLink", "true") == "true":
+                link = guid
+    return link or "", guid
 
 
 def _atom(root: ET.Element) -> RawFeed | None:
@@ -137,8 +166,8 @@ def _atom(root: ET.Element) -> RawFeed | None:
 def _atom_text(element: ET.Element | None) -> str:
     if element is None:
         return ""
-    if element.get("type") == "xhtml":
-        return ET.tostring(element, encoding="unicode", method="html").strip()
+    if element.get("type") == "xhtml" or len(element):
+        return _inner_markup(element)
     return (element.text or "").strip()
 
 
