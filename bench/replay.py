@@ -26,9 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from monitor.classify import classify, warm  # noqa: E402
-from monitor.db.session import Database  # noqa: E402
 from monitor.domain import Pair  # noqa: E402
-from monitor.replay import read_items, replay  # noqa: E402
+from monitor.replay import open_scratch_db, read_items, replay  # noqa: E402
 from monitor.track import TrackSettings  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -62,8 +61,7 @@ def main() -> int:
     classify_cpu, classify_wall = time.process_time() - c0, time.perf_counter() - t0
 
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as workdir:
-        db = Database.open(f"sqlite:///{Path(workdir) / 'replay.db'}")
-        db.upgrade()
+        db = open_scratch_db(Path(workdir) / "replay.db")
         profiler = cProfile.Profile() if args.profile else None
         c0, t0 = time.process_time(), time.perf_counter()
         if profiler:

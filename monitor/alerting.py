@@ -7,8 +7,8 @@ back is not news again:
   was calm, "escalated" when it rises above the last alerted level, "repeat" when the level equals the
   last alerted one and `repeat_interval` has passed since that alert; otherwise suppressed;
 - de-escalation (a level fall): only with positive evidence, de-escalation stories worth at least
-  `deescalation_evidence` tension units within the evidence window, and only below the last alerted
-  level; a fall by decay alone is suppressed;
+  `deescalation_evidence` tension units (widened like the thresholds for a busy pair) within the
+  evidence window, and only below the last alerted level; a fall by decay alone is suppressed;
 - quiet (calm for the quiet period after a non-calm spell): "back to calm" when `back_to_calm` is on
   and the analyst's picture is not calm yet; either way the picture becomes calm.
 """
@@ -114,10 +114,10 @@ def decide(transition: Transition, memory: Memory, policy: AlertPolicy) -> Decis
     # A fall of level.
     if t.new_level >= told:
         return suppress(Direction.DE_ESCALATION, f"not below the last alerted level {told.label}")
-    if t.relief < policy.deescalation_evidence:
+    needed = policy.deescalation_evidence * t.scale
+    if t.relief < needed:
         return suppress(
-            Direction.DE_ESCALATION,
-            f"fall by decay, de-escalation evidence {t.relief:.1f} < {policy.deescalation_evidence:g}",
+            Direction.DE_ESCALATION, f"fall by decay, de-escalation evidence {t.relief:.1f} < {needed:.1f}"
         )
     return fire(
         AlertReason.DE_ESCALATED, Direction.DE_ESCALATION, "de-escalation news brought the level down"

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Feed
@@ -116,15 +116,18 @@ class IngestResultLike(Protocol):
     def grown_story_ids(self) -> Sequence[int]: ...
 
 
-Ingest = Callable[[Session, Feed, Sequence[Entry], datetime], IngestResultLike]
+# All feeds of one slice at once: (feed, its entries) pairs -> new and grown story ids.
+Ingest = Callable[[Session, Sequence[tuple[Feed, Sequence[Entry]]], datetime], IngestResultLike]
 
 
 def _default_ingest(
-    session: Session, feed: Feed, entries: Sequence[Entry], now: datetime
+    session: Session, batches: Sequence[tuple[Feed, Sequence[Entry]]], now: datetime
 ) -> IngestResultLike:
-    from monitor.ingest import ingest_entries
+    from monitor.ingest import FeedEntries, ingest_many
 
-    result: IngestResultLike = ingest_entries(session, feed, entries, now)
+    result: IngestResultLike = ingest_many(
+        session, [FeedEntries(feed=feed, entries=entries) for feed, entries in batches], now
+    )
     return result
 
 
@@ -144,6 +147,22 @@ def slice_end(at: datetime, width: timedelta, origin: datetime) -> datetime:
 
 
 FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def open_scratch_db(path: Path) -> Database:
+    """A fresh SQLite database at `path` with the schema, tuned for a throwaway replay.
+
+    Nothing of a replay needs to survive a power cut, so SQLite skips its fsyncs (synchronous=OFF).
+    """
+    db = Database.open(f"sqlite:///{path}")
+    db.upgrade()
+    db.engine.dispose()  # connections opened from here on get the listener below
+
+    def no_sync(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+    event.listen(db.engine, "connect", no_sync)
+    return db
 
 
 def replay(
@@ -197,16 +216,16 @@ def replay(
         for now, batch in _slices(items, slice_width, origin):
             # Pairs whose dwell, decay or quiet period falls due before this slice: tick them on time.
             tick_until(now)
-            story_ids: set[int] = set()
             by_source: dict[str, list[Entry]] = {}
             for item in batch:
                 by_source.setdefault(item.source, []).append(entry_of(item))
+            batches: list[tuple[Feed, Sequence[Entry]]] = []
             for source, entries in by_source.items():
                 feed = feeds.get(source) or _feed(session, source)
                 feeds[source] = feed
-                result = ingest(session, feed, entries, now)
-                story_ids.update(result.new_story_ids)
-                story_ids.update(result.grown_story_ids)
+                batches.append((feed, entries))
+            result = ingest(session, batches, now)
+            story_ids = {*result.new_story_ids, *result.grown_story_ids}
             run_track(now, story_ids)
             report.items += len(batch)
             report.slices += 1

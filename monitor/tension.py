@@ -159,6 +159,7 @@ class Transition:
     baseline: float
     rise: float  # escalation added within sharp_rise_window
     relief: float  # de-escalation added within evidence_window
+    scale: float = 1.0  # noise_scale of the pair's baseline: evidence needed grows with it
     story_ids: tuple[int, ...] = field(default=())  # stories that moved the pair in this step
 
     @property
@@ -231,6 +232,7 @@ def step(
                 baseline=state.baseline,
                 rise=state.rise,
                 relief=state.relief,
+                scale=noise_scale(state.baseline, settings.thresholds[0]),
                 story_ids=tuple(story_ids),
             )
         )

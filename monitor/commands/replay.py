@@ -23,7 +23,7 @@ from monitor.commands._app import load
 from monitor.config import Config
 from monitor.db.session import Database
 from monitor.domain import Alert
-from monitor.replay import ReplayInputError, read_items, write_alerts
+from monitor.replay import ReplayInputError, open_scratch_db, read_items, write_alerts
 from monitor.replay import replay as run_replay
 from monitor.track import settings_from_config
 
@@ -71,9 +71,8 @@ def replay(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="monitor-replay-"))
         try:
-            db = Database.open(f"sqlite:///{Path(workdir) / 'replay.db'}")
+            db = open_scratch_db(Path(workdir) / "replay.db")
             stack.callback(db.dispose)
-            db.upgrade()
         except (SQLAlchemyError, OSError) as err:
             print(f"replay database: {err}".splitlines()[0], file=sys.stderr)
             return 1
