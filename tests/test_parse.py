@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.feeds import parse as parse_module
 from monitor.feeds.fastpath import read_plain_feed
@@ -486,3 +489,30 @@ def test_the_fast_reader_keeps_text_inside_unescaped_markup(monkeypatch: pytest.
 )
 def test_the_fast_reader_leaves_anything_unusual_to_feedparser(body: bytes, headers: dict[str, str]) -> None:
     assert read_plain_feed(body, headers) is None
+
+
+# -- properties
+
+
+@given(st.text())
+def test_clean_text_always_returns_one_trimmed_line_without_control_characters(markup: str) -> None:
+    text = clean_text(markup)
+
+    assert text == text.strip()
+    assert "  " not in text and "\n" not in text and "\x00" not in text
+    assert clean_text(text) == clean_text(text)  # stable
+
+
+@given(
+    st.from_regex(
+        r"https?://[A-Za-z0-9.-]{1,20}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%/-]{0,20})?(\?[A-Za-z0-9_=&%]{0,30})?(#[a-z]{0,5})?",
+        fullmatch=True,
+    )
+)
+def test_canonical_link_is_idempotent_and_drops_fragments(link: str) -> None:
+    once = canonical_link(link)
+
+    assert canonical_link(once) == once
+    assert "#" not in once
+    names = [name.lower() for name, _ in parse_qsl(urlsplit(once).query, keep_blank_values=True)]
+    assert not any(name.startswith("utm_") for name in names)
