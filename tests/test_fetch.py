@@ -396,6 +396,7 @@ async def test_it_limits_requests_in_flight_per_host(feed_server: FeedServer) ->
 
     assert all(r.outcome is Outcome.OK for r in results)
     assert feed_server.max_in_flight == 2
+    assert feed_server.max_connections <= 2
 
 
 async def test_it_limits_requests_in_flight_over_all_hosts(feed_server: FeedServer) -> None:

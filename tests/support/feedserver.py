@@ -29,7 +29,8 @@ Hostile routes (waits are bounded and end when the server stops, so tests stay f
     /hostile/empty              200 with an empty body
     /hold?delay=S               a small valid feed after S seconds (default 0.2): for concurrency tests
 
-`.max_in_flight` is the highest number of requests handled at the same time; `.requests` the
+`.max_in_flight` is the highest number of requests handled at the same time and
+`.max_connections` of connections open at the same time; `.requests` the
 requests seen, as (method, path, headers) tuples with lower-case header names.
 """
 
@@ -91,6 +92,8 @@ class _State:
     stopping: threading.Event = field(default_factory=threading.Event)
     in_flight: int = 0
     max_in_flight: int = 0
+    connections: int = 0
+    max_connections: int = 0
 
 
 class FeedServer:
@@ -179,11 +182,19 @@ class FeedServer:
         with self._state.lock:
             self._state.requests.clear()
             self._state.max_in_flight = self._state.in_flight
+            self._state.max_connections = self._state.connections
 
     @property
     def max_in_flight(self) -> int:
+        """The most requests handled at the same time."""
         with self._state.lock:
             return self._state.max_in_flight
+
+    @property
+    def max_connections(self) -> int:
+        """The most TCP connections open at the same time."""
+        with self._state.lock:
+            return self._state.max_connections
 
     def _serve_file(self, file: Path) -> None:
         relative = file.relative_to(DATA).as_posix()
@@ -211,8 +222,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def handle(self) -> None:
-        with contextlib.suppress(OSError):  # the client hung up (timeouts, caps): expected when hostile
-            super().handle()
+        state = self.state
+        with state.lock:
+            state.connections += 1
+            state.max_connections = max(state.max_connections, state.connections)
+        try:
+            with contextlib.suppress(OSError):  # the client hung up (timeouts, caps): expected when hostile
+                super().handle()
+        finally:
+            with state.lock:
+                state.connections -= 1
 
     def do_HEAD(self) -> None:
         self.do_GET()
