@@ -133,9 +133,11 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
         for c in cue_entries:
             cues.append((first, last, c))
     gapped = lexicon.gapped
+    heads = lexicon.gapped_heads
     n = len(texts)
-    for i in range(n - 2):
-        head = texts[i]
+    for i, head in enumerate(texts):
+        if head not in heads:
+            continue
         for j in range(i + 2, min(i + 2 + GAP, n)):
             if texts[j - 1] in PUNCTUATION:
                 break

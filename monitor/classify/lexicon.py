@@ -68,9 +68,9 @@ class Lexicon:
     cues: tuple[Cue, ...]
     automaton: Any  # ahocorasick.Automaton: " form " -> (token count, (Phrase, ...), (Cue, ...))
     affixes: tuple[str, ...]  # "anti-", "-made": a country word inside such a compound is no party
-    gapped: dict[
-        str, tuple[Phrase, ...]
-    ]  # two-word phrases, matched also with words between ("lifted a night curfew")
+    gapped_heads: frozenset[str]  # first words of the two-word phrases below
+    # two-word phrases, matched also with words between ("lifted a night curfew" is "lift curfew")
+    gapped: dict[str, tuple[Phrase, ...]]
 
 
 def direction_of(cameo: str) -> Direction:
@@ -202,4 +202,13 @@ def load(lang: str = "en") -> Lexicon:
         cue_values = tuple(v for v in values if isinstance(v, Cue))
         automaton.add_word(f" {key} ", (key.count(" ") + 1, phrase_values, cue_values))
     automaton.make_automaton()
-    return Lexicon(lang, version, tuple(phrases), tuple(c for c, _ in cue_list), automaton, affixes, gapped)
+    return Lexicon(
+        lang,
+        version,
+        tuple(phrases),
+        tuple(c for c, _ in cue_list),
+        automaton,
+        affixes,
+        frozenset(k.split(" ")[0] for k in gapped),
+        gapped,
+    )

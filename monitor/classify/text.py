@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[,;:()]", re.UNICODE)
@@ -57,8 +56,6 @@ class Words(NamedTuple):  # immutable; a NamedTuple because several are built pe
 def _normal(word: str) -> str:
     """Lower-cased token with apostrophes normalised; "n't" and "cannot" become "not", a possessive 's goes."""
     word = word.lower()
-    if word[-1] == ".":
-        word = word.rstrip(".")
     if "'" in word or "’" in word:
         word = word.replace("’", "'")
         if word.endswith("n't"):
@@ -71,32 +68,20 @@ def _normal(word: str) -> str:
 
 
 def split(text: str) -> Words:
-    words: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    grams: list[str] = []
     lowered = text.lower()
     same_length = len(lowered) == len(text)  # lower() can lengthen a few characters (İ): then map per token
-    for m in _TOKEN.finditer(lowered if same_length else text):
-        word = m.group()
-        if not same_length or word[-1] == "." or "'" in word or "’" in word or word == "cannot":
-            word = _normal(word)
-            if not word:
-                continue
-        if word in PUNCTUATION:
-            words.append(word)
-            start, end = m.span()
-            starts.append(start)
-            ends.append(end)
-            continue
-        grams.append(word)
-        if word in FILLERS:
-            continue
-        words.append(word)
-        start, end = m.span()
-        starts.append(start)
-        ends.append(end)
-    return Words(tuple(words), tuple(starts), tuple(ends), tuple(grams))
+    matches = list(_TOKEN.finditer(lowered if same_length else text))
+    raw = [m.group() for m in matches]
+    if not same_length or "'" in lowered or "’" in lowered or "cannot" in lowered:
+        raw = [_normal(w) for w in raw]
+    keep = [i for i, w in enumerate(raw) if w and w not in FILLERS]
+    spans = [matches[i].span() for i in keep]
+    return Words(
+        tuple(raw[i] for i in keep),
+        tuple(a for a, _ in spans),
+        tuple(b for _, b in spans),
+        tuple(w for w in raw if w and w not in PUNCTUATION),
+    )
 
 
 def sentences(text: str) -> list[str]:
