@@ -6,7 +6,8 @@
 
 The rules (pure, in monitor.dedup): an item is identified within its feed by `item_key` (guid, else
 canonical link, else content hash); two headlines are one story by `same_story`. The caller owns the
-transaction: this module executes and flushes, it never commits.
+transaction: this module executes its statements at once (nothing is left pending in the session), it
+never commits.
 
 Speed: a batch costs a fixed handful of statements whatever its size. Key lists go to the database as
 one parameter (a JSON array read by json_each on SQLite, a text[] on PostgreSQL), not as an IN list
@@ -47,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.db.models import Feed, Item, Story, StoryKey
 from monitor.db.types import UTCDateTime
@@ -57,6 +59,7 @@ __all__ = ["STORY_WINDOW", "FeedEntries", "IngestResult", "ingest_entries", "ing
 
 STORY_WINDOW = timedelta(hours=48)  # a copy joins a story first published at most this far from it
 
+_FEEDS: Table = Feed.__table__  # type: ignore[assignment]
 _ITEMS: Table = Item.__table__  # type: ignore[assignment]
 _STORIES: Table = Story.__table__  # type: ignore[assignment]
 _STORY_KEYS: Table = StoryKey.__table__  # type: ignore[assignment]
@@ -86,6 +89,7 @@ class _Statements:
     insert_story: Insert
     update_story: Update
     insert_story_keys: Insert
+    count_items: Update
 
 
 @functools.cache
@@ -147,6 +151,9 @@ def _statements(dialect: str) -> _Statements:
             first_published_at=bindparam("b_first", type_=UTCDateTime()),
         ),
         insert_story_keys=_STORY_KEYS.insert(),
+        count_items=update(_FEEDS)
+        .where(_FEEDS.c.id == bindparam("b_id"))
+        .values(items_seen=_FEEDS.c.items_seen + bindparam("b_new", type_=Integer())),
     )
 
 
@@ -258,11 +265,13 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
                 for d in changed
             ],
         )
-    # One poller holds a feed's lease at a time, so a plain increment is safe; flushed with the feed.
+    # items_seen += n in SQL (no unit-of-work flush), and the loaded feeds told the new value.
     new_per_feed = Counter(feed_id for (feed_id, _), _, _ in new)
+    conn.execute(sql.count_items, [{"b_id": f, "b_new": n} for f, n in new_per_feed.items()])
     for batch in batches:
-        batch.feed.items_seen = (batch.feed.items_seen or 0) + new_per_feed[batch.feed.id]
-    session.flush()
+        set_committed_value(
+            batch.feed, "items_seen", (batch.feed.items_seen or 0) + new_per_feed[batch.feed.id]
+        )
     return IngestResult(
         new_items=len(new),
         seen_items=len(stored),
