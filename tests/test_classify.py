@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from monitor.classify import Classification, analyse, classify
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
-from monitor.classify.text import sentences
+from monitor.classify.text import _split_slow, sentences, split
 from monitor.domain import Direction, Pair
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "pakistan-iran-2024-01-19.txt"
@@ -204,3 +204,9 @@ def test_ethnic_groups_and_compounds_are_not_state_parties() -> None:
     assert classify("Up to 100 ethnic Albanians demonstrated on Tuesday in Serbia").pair is None
     c = classify("Israel has strengthened its forces in Lebanon after the discovery of Russian-made rockets")
     assert c.pair == Pair.of("IL", "LB")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_the_fast_tokenizer_agrees_with_the_careful_one(text: str) -> None:
+    assert split(text) == _split_slow(text)

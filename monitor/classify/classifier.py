@@ -116,12 +116,6 @@ def _round(x: float) -> float:
 def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     lx = lexicon.load(lang)
     reading = events.read(lx, title, summary)
-    finder = _gazetteer(lang)
-    actors: list[Actor] = []
-    for seg in reading.segments:
-        for m in finder.find(seg.text):
-            actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
-    found = pairs.parties(actors, reading.cues)
 
     lexicon_direction = _direction_of(reading.net)
     lm = model.load(lang)
@@ -159,6 +153,15 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     if event_direction is not Direction.NEUTRAL and magnitude < 1.0:
         magnitude = 1.0 + 4.0 * max(0.0, confidence - 0.5)
     score = sign * magnitude
+
+    # Actors of the headline and lead (pairs come from there), and of the deciding event's sentence.
+    finder = _gazetteer(lang)
+    actors: list[Actor] = []
+    for seg in reading.segments:
+        if seg.number <= 1 or (deciding is not None and seg.number == deciding.segment):
+            for m in finder.find(seg.text):
+                actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
+    found = pairs.parties(actors, reading.cues)
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
     ordered = sorted(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from itertools import accumulate, compress
 from typing import NamedTuple
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[,;:()]", re.UNICODE)
+_SPLIT = re.compile("(" + _TOKEN.pattern + ")", re.UNICODE)  # keeps the tokens between the gaps
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’']?\s+(?=[\"“‘'(]?[A-Z0-9])")
 _ABBREVIATION = re.compile(
     r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|St|No|Jan|Feb|Aug|Sept?|Oct|Nov|Dec)\.$"
@@ -69,11 +71,27 @@ def _normal(word: str) -> str:
 
 def split(text: str) -> Words:
     lowered = text.lower()
-    same_length = len(lowered) == len(text)  # lower() can lengthen a few characters (İ): then map per token
+    if len(lowered) != len(text) or "'" in lowered or "’" in lowered or "cannot" in lowered:
+        return _split_slow(text)
+    # Fast path: one regex split; offsets are running sums of the piece lengths (all in C).
+    pieces = _SPLIT.split(lowered)
+    bounds = list(accumulate(map(len, pieces)))
+    tokens = pieces[1::2]
+    keep = [w not in FILLERS for w in tokens]
+    return Words(
+        tuple(compress(tokens, keep)),
+        tuple(compress(bounds[0::2], keep)),
+        tuple(compress(bounds[1::2], keep)),
+        tuple(w for w in tokens if w not in PUNCTUATION),
+    )
+
+
+def _split_slow(text: str) -> Words:
+    """Token by token: apostrophes to normalise, or characters whose lower case is longer (İ)."""
+    lowered = text.lower()
+    same_length = len(lowered) == len(text)
     matches = list(_TOKEN.finditer(lowered if same_length else text))
-    raw = [m.group() for m in matches]
-    if not same_length or "'" in lowered or "’" in lowered or "cannot" in lowered:
-        raw = [_normal(w) for w in raw]
+    raw = [_normal(m.group()) for m in matches]
     keep = [i for i, w in enumerate(raw) if w and w not in FILLERS]
     spans = [matches[i].span() for i in keep]
     return Words(
