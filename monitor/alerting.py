@@ -6,10 +6,11 @@ back is not news again:
 - escalation (a level rise, or a sharp rise at an unchanged level): "first" when the analyst's picture
   was calm, "escalated" when it rises above the last alerted level, "repeat" when the level equals the
   last alerted one and `repeat_interval` has passed since that alert; otherwise suppressed;
-- de-escalation (a level fall): only with positive evidence, de-escalation stories worth at least
+- de-escalation (a level fall, or a sharp relief: a burst of de-escalation news while the level stays
+  below what the analyst was told): only with positive evidence, de-escalation stories worth at least
   `deescalation_evidence` tension units (widened like the thresholds for a busy pair) within the
   evidence window, and only below the last alerted level; a fall by decay alone is suppressed;
-- quiet (calm for the quiet period after a non-calm spell): "back to calm" when `back_to_calm` is on
+- quiet (calm and quiet for the quiet period after a non-calm spell): "back to calm" when `back_to_calm` is on
   and the analyst's picture is not calm yet; either way the picture becomes calm.
 """
 

@@ -619,7 +619,7 @@ class AlertingConfig(_Model):
     sharp_rise_window: PositiveDuration = timedelta(hours=3)
     repeat_interval: PositiveDuration = timedelta(hours=24)
     back_to_calm: bool = True
-    quiet_period: PositiveDuration = timedelta(hours=24)
+    quiet_period: PositiveDuration = timedelta(hours=48)
     min_confidence: float = Field(default=0.3, ge=0, le=1)
     evidence_window: PositiveDuration = timedelta(
         hours=24

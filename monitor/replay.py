@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Feed
@@ -213,6 +213,7 @@ def replay(
             report.ticks += 1
 
     try:
+        feeds.update(_feeds(session, {item.source for item in items}))
         for now, batch in _slices(items, slice_width, origin):
             # Pairs whose dwell, decay or quiet period falls due before this slice: tick them on time.
             tick_until(now)
@@ -221,9 +222,7 @@ def replay(
                 by_source.setdefault(item.source, []).append(entry_of(item))
             batches: list[tuple[Feed, Sequence[Entry]]] = []
             for source, entries in by_source.items():
-                feed = feeds.get(source) or _feed(session, source)
-                feeds[source] = feed
-                batches.append((feed, entries))
+                batches.append((feeds[source], entries))
             result = ingest(session, batches, now)
             story_ids = {*result.new_story_ids, *result.grown_story_ids}
             run_track(now, story_ids)
@@ -264,15 +263,18 @@ def _slices(
         yield end, batch
 
 
-def _feed(session: Session, source: str) -> Feed:
-    feed = session.scalar(select(Feed).where(Feed.name == source))
-    if feed is None:
-        slug = hashlib.sha1(source.encode()).hexdigest()[:12]
-        url = f"replay://{slug}"
-        feed = Feed(name=source, url=url, current_url=url)
-        session.add(feed)
-        session.flush()
-    return feed
+def _feeds(session: Session, sources: Iterable[str]) -> dict[str, Feed]:
+    """One Feed row per source outlet (created in one statement when missing), by name."""
+    known = {feed.name: feed for feed in session.scalars(select(Feed))}
+    missing = sorted(set(sources) - set(known))
+    if missing:
+        rows = []
+        for name in missing:
+            url = f"replay://{hashlib.sha1(name.encode()).hexdigest()[:16]}"
+            rows.append({"name": name, "url": url, "current_url": url})
+        session.execute(insert(Feed), rows)
+        known = {feed.name: feed for feed in session.scalars(select(Feed))}
+    return known
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:

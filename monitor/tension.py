@@ -1,8 +1,9 @@
 """Per-pair tension: fold scored stories into a decaying value, judge its level, emit Transitions.
 
 Pure: no I/O, no clock. `step(state, contributions, now, settings)` returns the new state and the
-Transitions it caused. A Transition is emitted only when the level changes, when a sharp rise happens
-at an unchanged level, or when a calm pair has stayed calm for the quiet period after a non-calm spell.
+Transitions it caused. A Transition is emitted only when the level changes, when a sharp rise or a
+sharp relief (a burst of escalation, or of de-escalation news) happens at an unchanged level, or when a
+pair calm again after a non-calm spell has stayed quiet for the quiet period.
 
 The model, in tension units (one unit ~ one confident, uncorroborated score point):
 - a story's contribution is score x confidence x (1 + log2(outlets)) x feed weight, signed
@@ -14,7 +15,10 @@ The model, in tension units (one unit ~ one confident, uncorroborated score poin
   strike stands out;
 - hysteresis: a level is entered at its threshold and left only below threshold x (1 - hysteresis);
 - minimum dwell: a level, once entered, is held at least `min_dwell`; a rise that comes during the dwell
-  waits for its end (bursts become one step), a fall must persist `min_dwell` before it counts.
+  waits for its end (bursts become one step), a fall must persist `min_dwell` before it counts;
+- busy pairs swing more: thresholds, the sharp rise and the de-escalation evidence needed all widen by
+  `noise_scale(baseline)` = sqrt(1 + baseline / elevated threshold);
+- quiet: calm, with the excess under half the elevated level's lower bound, for `quiet_period`.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class TensionSettings:
     evidence_window: timedelta = timedelta(
         hours=24
     )  # de-escalation evidence and alert evidence look back this far
-    quiet_period: timedelta = timedelta(hours=24)  # calm this long after a non-calm spell -> "quiet"
+    quiet_period: timedelta = timedelta(hours=48)  # calm this long after a non-calm spell -> "quiet"
     min_confidence: float = 0.3  # classifier readings below this confidence are ignored
 
     def __post_init__(self) -> None:
@@ -77,12 +81,12 @@ def decay(value: float, elapsed: timedelta, half_life: timedelta) -> float:
 
 
 def noise_scale(baseline: float, unit: float) -> float:
-    """How much wider a pair's thresholds are for its normal tension: 1 for a quiet pair.
+    """How much wider a pair's thresholds are for its normal tension: sqrt(1 + baseline / unit).
 
     News arrives in bursts, and the swings of a decaying sum grow with the square root of its mean:
-    a pair whose baseline is four times the elevated threshold needs three times the excess.
+    1 for a quiet pair, 2 for a pair whose baseline is three elevated thresholds, 4 at fifteen.
     """
-    return 1.0 + math.sqrt(max(baseline, 0.0) / unit)
+    return math.sqrt(1.0 + max(baseline, 0.0) / unit)
 
 
 def judge(
@@ -126,7 +130,9 @@ class PairTension:
     rises: tuple[tuple[datetime, float], ...] = ()  # escalation added within sharp_rise_window
     reliefs: tuple[tuple[datetime, float], ...] = ()  # de-escalation added within evidence_window
     sharp: bool = False  # a sharp rise is in progress (emitted once, re-armed when it subsides)
+    relieved: bool = False  # a sharp relief (burst of de-escalation news) is in progress, likewise
     quiet: bool = True  # False from a fall to calm until the quiet Transition is emitted
+    quiet_since: datetime | None = None  # since when the excess stays below the quiet bound
 
     @property
     def excess(self) -> float:
@@ -144,6 +150,7 @@ class PairTension:
 class Change(enum.StrEnum):
     LEVEL = "level"  # the level changed
     SHARP_RISE = "sharp rise"  # a burst of escalation at an unchanged level
+    SHARP_RELIEF = "sharp relief"  # a burst of de-escalation news at an unchanged level
     QUIET = "quiet"  # calm for the quiet period after a non-calm spell
 
 
@@ -161,6 +168,12 @@ class Transition:
     relief: float  # de-escalation added within evidence_window
     scale: float = 1.0  # noise_scale of the pair's baseline: evidence needed grows with it
     story_ids: tuple[int, ...] = field(default=())  # stories that moved the pair in this step
+
+    @property
+    def falling(self) -> bool:
+        return self.change is Change.SHARP_RELIEF or (
+            self.change is Change.LEVEL and self.new_level < self.old_level
+        )
 
     @property
     def rising(self) -> bool:
@@ -259,25 +272,38 @@ def step(
             state = replace(state, quiet=False)
         emit(Change.LEVEL, old, state.level)
 
+    scale = noise_scale(state.baseline, settings.thresholds[0])
+    sharp = settings.sharp_rise * scale
     rise = state.rise
-    sharp_rise = settings.sharp_rise * noise_scale(state.baseline, settings.thresholds[0])
-    if rise >= sharp_rise and not state.sharp:
+    if rise >= sharp and not state.sharp:
         state = replace(state, sharp=True)
         waiting = state.candidate is not None and state.candidate > state.level
         if not transitions and not waiting:
             emit(Change.SHARP_RISE, state.level, state.level)
-    elif state.sharp and rise < sharp_rise * (1.0 - settings.hysteresis):
+    elif state.sharp and rise < sharp * (1.0 - settings.hysteresis):
         state = replace(state, sharp=False)
+    # The mirror image: a burst of de-escalation news (talks, ceasefire) within the evidence window.
+    relief = state.relief
+    if relief >= sharp and not state.relieved:
+        state = replace(state, relieved=True)
+        if not transitions:
+            emit(Change.SHARP_RELIEF, state.level, state.level)
+    elif state.relieved and relief < sharp * (1.0 - settings.hysteresis):
+        state = replace(state, relieved=False)
 
-    if (
-        not state.quiet
-        and state.level == Level.CALM
-        and state.level_since is not None
-        and now - state.level_since >= settings.quiet_period
-    ):
+    # Quiet: calm, and the excess well below the elevated bound (half of it), for the quiet period.
+    if state.level == Level.CALM and state.excess < _quiet_bound(scale, settings):
+        state = replace(state, quiet_since=state.quiet_since or now)
+    else:
+        state = replace(state, quiet_since=None)
+    if not state.quiet and state.quiet_since is not None and now - state.quiet_since >= settings.quiet_period:
         state = replace(state, quiet=True)
         emit(Change.QUIET, Level.CALM, Level.CALM)
     return state, tuple(transitions)
+
+
+def _quiet_bound(scale: float, settings: TensionSettings) -> float:
+    return settings.thresholds[0] * scale * (1.0 - settings.hysteresis) / 2.0
 
 
 def next_due(state: PairTension, settings: TensionSettings) -> datetime | None:
@@ -293,12 +319,17 @@ def next_due(state: PairTension, settings: TensionSettings) -> datetime | None:
                 times.append(dwell_end)
             elif state.candidate_since is not None:
                 times.append(max(dwell_end, state.candidate_since + settings.min_dwell))
-        if state.level == Level.CALM and not state.quiet:
-            times.append(state.level_since + settings.quiet_period)
-    if state.level > Level.CALM and state.updated_at is not None and state.candidate is None:
-        # When decay brings the excess below the level's lower bound (baseline taken as fixed).
-        scale = noise_scale(state.baseline, settings.thresholds[0])
+    scale = noise_scale(state.baseline, settings.thresholds[0])
+    floor: float | None = None
+    if state.level == Level.CALM and not state.quiet:
+        if state.quiet_since is not None:
+            times.append(state.quiet_since + settings.quiet_period)
+        else:
+            floor = _quiet_bound(scale, settings) + state.baseline
+    elif state.level > Level.CALM and state.candidate is None:
         floor = settings.thresholds[state.level - 1] * scale * (1.0 - settings.hysteresis) + state.baseline
+    if floor is not None and state.updated_at is not None:
+        # When decay brings the excess below the bound (baseline taken as fixed).
         if floor <= 0:
             floor = 1e-9
         if state.tension > floor:

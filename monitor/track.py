@@ -369,7 +369,9 @@ def _load(row: PairState) -> tuple[PairTension, Memory]:
         rises=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("rises", ())),
         reliefs=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("reliefs", ())),
         sharp=bool(extra.get("sharp", False)),
+        relieved=bool(extra.get("relieved", False)),
         quiet=bool(extra.get("quiet", True)),
+        quiet_since=_dt(extra.get("quiet_since")),
     )
     memory = Memory(
         level=Level(int(extra.get("told", 0))),
@@ -392,7 +394,9 @@ def _store(row: PairState, state: PairTension, memory: Memory) -> None:
         "rises": [[at.isoformat(), v] for at, v in state.rises],
         "reliefs": [[at.isoformat(), v] for at, v in state.reliefs],
         "sharp": state.sharp,
+        "relieved": state.relieved,
         "quiet": state.quiet,
+        "quiet_since": state.quiet_since.isoformat() if state.quiet_since else None,
         "told": int(memory.level),
         "told_tension": memory.tension,
     }

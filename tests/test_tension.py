@@ -106,11 +106,11 @@ def test_judge_uses_thresholds_upwards_and_hysteresis_downwards() -> None:
 def test_a_busy_pair_needs_a_larger_excess_than_a_quiet_one() -> None:
     th = (10.0, 25.0, 50.0)
     assert noise_scale(0.0, 10.0) == 1.0
-    assert noise_scale(40.0, 10.0) == 3.0
-    # The same 25 units above baseline: high for a quiet pair, calm for a pair whose normal is 40.
+    assert noise_scale(30.0, 10.0) == 2.0
+    # The same 25 units above baseline: high for a quiet pair, only elevated for a pair whose normal is 30.
     assert judge(25.0, 0.0, Level.CALM, th, 0.25) == Level.HIGH
-    assert judge(65.0, 40.0, Level.CALM, th, 0.25) == Level.CALM
-    assert judge(70.0, 40.0, Level.CALM, th, 0.25) == Level.ELEVATED
+    assert judge(55.0, 30.0, Level.CALM, th, 0.25) == Level.ELEVATED
+    assert judge(48.0, 30.0, Level.CALM, th, 0.25) == Level.CALM
 
 
 def test_a_single_weak_item_changes_nothing() -> None:
@@ -152,7 +152,7 @@ def test_a_level_does_not_flap_around_its_threshold() -> None:
 def test_a_fall_must_persist_the_minimum_dwell() -> None:
     state, _ = run(PairTension(), [(timedelta(0), [12.0])])
     state, ts = run(state, [(timedelta(hours=2), [-10.0])])
-    assert ts == []
+    assert [t.change for t in ts] == [Change.SHARP_RELIEF]  # talks news, the level still held
     assert state.candidate == Level.CALM
     # The fall is undone by fresh escalation before the dwell ends: no transition at all.
     state, ts = run(state, [(timedelta(hours=2, minutes=10), [9.0]), (timedelta(hours=3), [])])
@@ -165,12 +165,12 @@ def test_a_fall_must_persist_the_minimum_dwell() -> None:
 
 def test_a_sharp_rise_at_an_unchanged_level_is_a_transition_once() -> None:
     state = PairTension(
-        tension=14.0, baseline=1.0, level=Level.HIGH, level_since=T0 - timedelta(days=2), updated_at=T0
+        tension=10.0, baseline=1.0, level=Level.HIGH, level_since=T0 - timedelta(days=2), updated_at=T0
     )
-    # Baseline 1 widens the sharp rise to 8 x 1.5 = 12 units and critical to 30.
-    state, ts = run(state, [(timedelta(0), [6.0]), (timedelta(hours=1), [7.0])])
+    # Baseline 1 widens the sharp rise to 8 x 1.118 = 8.9 units and critical to 22.4.
+    state, ts = run(state, [(timedelta(0), [4.0]), (timedelta(hours=1), [6.0])])
     assert [t.change for t in ts] == [Change.SHARP_RISE]
-    assert ts[0].new_level == Level.HIGH and ts[0].rise >= 12.0
+    assert ts[0].new_level == Level.HIGH and ts[0].rise >= 8.9
     state, ts = run(state, [(timedelta(hours=1, minutes=30), [2.0])])
     assert ts == []
 
@@ -180,13 +180,26 @@ def test_it_says_quiet_once_after_a_calm_quiet_period() -> None:
     assert state.level == Level.ELEVATED
     state, falls = run(state, [(timedelta(hours=12), []), (timedelta(hours=13), [])])
     assert [(t.old_level, t.new_level) for t in falls] == [(Level.ELEVATED, Level.CALM)]
-    calm_at = falls[0].at
+    # Calm, but not quiet yet: tension must also decay under half the elevated bound (1.5 units).
+    assert state.quiet_since is None
+    crossing = next_due(state, S)
+    assert crossing is not None
+    state, ts = step(PAIR, state, [], crossing + timedelta(minutes=1), S)
+    assert ts == () and state.quiet_since == crossing + timedelta(minutes=1)
     due = next_due(state, S)
-    assert due == calm_at + S.quiet_period
+    assert due == state.quiet_since + S.quiet_period
     state, ts = step(PAIR, state, [], due, S)
     assert [t.change for t in ts] == [Change.QUIET]
     state, ts = step(PAIR, state, [], due + timedelta(days=3), S)
     assert ts == ()
+
+
+def test_news_during_the_quiet_period_restarts_it() -> None:
+    state, _ = run(PairTension(), [(timedelta(0), [6.0]), (timedelta(hours=13), [])])
+    state, _ = step(PAIR, state, [], T0 + timedelta(hours=30), S)
+    assert state.level == Level.CALM and state.quiet_since is not None
+    state, ts = step(PAIR, state, [c(3.0, T0 + timedelta(hours=40))], T0 + timedelta(hours=40), S)
+    assert ts == () and state.quiet_since is None and state.level == Level.CALM
 
 
 def test_next_due_predicts_the_decay_crossing() -> None:
