@@ -38,7 +38,7 @@ class LinearModel:
         """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
         get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, prior)]
-        rows.extend(w for w in map(get, features) if w is not None)  # every feature at value 1 ...
+        rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
         for k in SCALED:  # ... then the few real-valued ones corrected
             v = features.get(k)
             w = get(k)

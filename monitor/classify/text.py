@@ -71,12 +71,14 @@ def _normal(word: str) -> str:
 
 def split(text: str) -> Words:
     lowered = text.lower()
-    if len(lowered) != len(text) or "'" in lowered or "’" in lowered or "cannot" in lowered:
+    if len(lowered) != len(text):
         return _split_slow(text)
     # Fast path: one regex split; offsets are running sums of the piece lengths (all in C).
     pieces = _SPLIT.split(lowered)
     bounds = list(accumulate(map(len, pieces)))
     tokens = pieces[1::2]
+    if "'" in lowered or "’" in lowered or "cannot" in lowered:
+        tokens = [_normal(w) if "'" in w or "’" in w or w == "cannot" else w for w in tokens]
     keep = [w not in FILLERS for w in tokens]
     return Words(
         tuple(compress(tokens, keep)),
