@@ -164,11 +164,17 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     found = pairs.parties(actors, reading.cues)
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
-    ordered = sorted(
-        (h for h in reading.hits if h.segment <= 1 and not h.background),
-        key=lambda h: (h.segment, h.value * sign <= 0, h.first),
+    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
+    two_parties = keep_pairs and len({a.code for a in found}) >= 2
+    ordered = (
+        []
+        if not two_parties
+        else sorted(
+            (h for h in reading.hits if h.segment <= 1 and not h.background),
+            key=lambda h: (h.segment, h.value * sign <= 0, h.first),
+        )
     )
-    if deciding is not None and deciding.segment > 1:
+    if two_parties and deciding is not None and deciding.segment > 1:
         ordered.insert(0, deciding)
     attributions: list[tuple[Attribution, Hit | None]] = []
     seen: set[Pair] = set()
@@ -177,14 +183,13 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         if at is not None and at.pair not in seen:
             seen.add(at.pair)
             attributions.append((at, h))
-    if not attributions:
+    if two_parties and not attributions:
         for segment in (0, 1):
             at = pairs.for_segment(segment, found, reading.cues)
             if at is not None:
                 attributions.append((at, None))
                 break
 
-    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
     pair_scores: list[PairScore] = []
     if keep_pairs:
         for i, (at, hit) in enumerate(attributions):

@@ -81,7 +81,8 @@ def render(a: Analysis) -> str:
             anchor = f' around "{hit.surface}"' if hit is not None else ""
             lines.append(f"  {at.pair} ({at.source.text} ... {at.target.text}; {at.rule}{anchor})")
     if c.pair is None:
-        why = "fewer than two countries as parties" if not a.attributions else "no political event (neutral)"
+        parties = {p.code for p in a.parties}
+        why = "fewer than two countries as parties" if len(parties) < 2 else "no political event (neutral)"
         lines.append(f"Result: no pair ({why}); direction neutral")
     else:
         lines.append(f"Result: {c.pair} {c.direction.value}, score {c.score:+.2f}")
