@@ -205,3 +205,50 @@ def test_daemon_resumes_deliveries_left_in_the_outbox(
     assert process.returncode == 0, err
     assert len(http_receiver.received()) == 1
     assert "deliver due=1 sent=1" in err
+
+
+def rss(*titles: str) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>http://example.org/{n}</link><guid>{abs(hash(title))}</guid>"
+        f"<pubDate>{datetime.now(UTC).strftime('%a, %d %b %Y %H:%M:%S GMT')}</pubDate></item>"
+        for n, title in enumerate(titles)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+    )
+
+
+def test_daemon_alerts_once_when_escalating_items_appear(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    http_receiver: HttpReceiver,
+    start_daemon: list[subprocess.Popen[str]],
+) -> None:
+    calm = rss("Pakistan and Iran discuss trade at border market", "Weather: a sunny week ahead")
+    feed_server.serve("/wire-a.xml", calm)
+    feed_server.serve("/wire-b.xml", calm)
+    config = write_config(
+        tmp_path, {"Wire A": feed_server.url("/wire-a.xml"), "Wire B": feed_server.url("/wire-b.xml")}
+    )
+    config.write_text(
+        config.read_text() + f"notifiers:\n  ops-hook: {{type: webhook, url: '{http_receiver.url}/hook'}}\n"
+    )
+    db = tmp_path / "var" / "monitor.db"
+    process = launch(config, start_daemon)
+    wait_for(lambda: count(db, "SELECT count(*) FROM items") == 4, "the calm items", process)
+
+    strike = "Pakistan launches missile strikes on Iran, killing several"
+    feed_server.serve("/wire-a.xml", rss(strike))
+    feed_server.serve("/wire-b.xml", rss(f"{strike} - Reuters"))
+    wait_for(lambda: http_receiver.received(), "the escalation alert", process)
+    wait_for(lambda: count(db, "SELECT count(*) FROM items") == 6, "both copies of the strike", process)
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=EXIT_WITHIN)
+
+    assert process.returncode == 0, err
+    (request,) = http_receiver.received()
+    body = request.json()
+    assert body["pair"] == ["IR", "PK"] and body["direction"] == "escalation"
+    assert count(db, "SELECT count(*) FROM alerts") == 1
+    assert count(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == 1
+    assert "alert pair=IR-PK direction=escalation" in err
