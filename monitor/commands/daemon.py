@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from monitor.app import App
@@ -17,15 +18,30 @@ from monitor.scheduler import Daemon
 log = logging.getLogger("monitor.daemon")
 
 
+class _Stopped(Exception):
+    """SIGTERM before the scheduler took over the signals (while migrating, say)."""
+
+
+def _stop_early(signum: int, _frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
 def run(args: argparse.Namespace) -> int:
     setup_logging(getattr(args, "verbose", False))
-    app = load_app(args)
-    if app is None:
-        return 1
+    previous = signal.signal(signal.SIGTERM, _stop_early)  # the daemon installs its own on start
     try:
-        return asyncio.run(_run(app))
+        app = load_app(args)
+        if app is None:
+            return 1
+        try:
+            return asyncio.run(_run(app))
+        finally:
+            app.close()
+    except _Stopped as stopped:
+        log.info(event("stopped", signal=str(stopped), before="start"))
+        return 0
     finally:
-        app.close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 async def _run(app: App) -> int:
