@@ -421,7 +421,8 @@ def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft
 
 def _time_to_db(dialect: Dialect) -> Callable[[datetime], Any]:
     """The UTC column's conversion, applied by _executemany's callers (the driver gets database values)."""
-    convert = _STORY_KEYS.c.created_at.type.bind_processor(dialect)
+    column_type = _STORY_KEYS.c.created_at.type
+    convert = column_type.dialect_impl(dialect).bind_processor(dialect)
     return convert if convert is not None else (lambda value: value)
 
 

@@ -273,15 +273,21 @@ def test_headlines_with_mirrored_actors_stay_separate(engine: Engine) -> None:
 def test_copies_outside_the_time_window_start_a_new_story(engine: Engine) -> None:
     title = "Iran and Pakistan agree to de-escalate tensions"
     ingest(engine, "Reuters", [entry(title, guid="r")])
-    late = NOW + STORY_WINDOW + timedelta(minutes=1)
-    result = ingest(engine, "Dawn", [entry(title, guid="d", published=late)], late)
-    early = NOW - STORY_WINDOW - timedelta(minutes=1)
-    earlier = ingest(engine, "BBC", [entry(title, guid="b", published=early)], late)
-    inside = ingest(engine, "AP", [entry(title, guid="a", published=NOW + STORY_WINDOW)], late)
-    assert len(result.new_story_ids) == 1 and result.grown_story_ids == ()
-    assert len(earlier.new_story_ids) == 1
-    assert inside.new_story_ids == () and len(inside.grown_story_ids) == 1
+    late = NOW + STORY_WINDOW + timedelta(seconds=1)
+    after = ingest(engine, "Dawn", [entry(title, guid="d", published=late)], late)
+    early = NOW - STORY_WINDOW - timedelta(seconds=1)
+    before = ingest(engine, "BBC", [entry(title, guid="b", published=early)], late)
+    assert len(after.new_story_ids) == 1 and after.grown_story_ids == ()
+    assert len(before.new_story_ids) == 1 and before.grown_story_ids == ()
     assert count(engine, Story) == 3
+
+
+@pytest.mark.parametrize("offset", [STORY_WINDOW, -STORY_WINDOW, timedelta(0)])
+def test_a_copy_at_the_edge_of_the_window_joins_the_story(engine: Engine, offset: timedelta) -> None:
+    title = "Iran and Pakistan agree to de-escalate tensions"
+    first = ingest(engine, "Reuters", [entry(title, guid="r")])
+    edge = ingest(engine, "AP", [entry(title, guid="a", published=NOW + offset)], NOW + STORY_WINDOW)
+    assert edge.new_story_ids == () and edge.grown_story_ids == first.new_story_ids
 
 
 def test_a_new_story_stores_its_lookup_keys_dated_by_the_story(engine: Engine) -> None:
