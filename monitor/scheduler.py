@@ -61,7 +61,6 @@ class Daemon:
         self._deliver_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._signals = 0
-        self._scheduler: AsyncIOScheduler | None = None
 
     # ---- lifecycle
 
@@ -70,7 +69,6 @@ class Daemon:
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._sync)
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
-        self._scheduler = scheduler
         self._add_jobs(scheduler, datetime.now(UTC))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
@@ -87,10 +85,11 @@ class Daemon:
         scheduler.start()
         try:
             await self._stop.wait()
+            await self._drain(scheduler)  # a second signal meanwhile cancels what is left
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-            await self._drain(scheduler)
+            scheduler.shutdown(wait=False)  # jobs are drained or cancelled by now
         log.info(event("stopped"))
         return 0
 
@@ -124,7 +123,6 @@ class Daemon:
             for task in pending:
                 task.cancel()
             await asyncio.wait(pending, timeout=1.0)
-        scheduler.shutdown(wait=False)
 
     # ---- jobs
 

@@ -252,3 +252,27 @@ def test_daemon_alerts_once_when_escalating_items_appear(
     assert count(db, "SELECT count(*) FROM alerts") == 1
     assert count(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == 1
     assert "alert pair=IR-PK direction=escalation" in err
+
+
+def test_a_second_signal_cancels_the_poll_in_flight_and_releases_its_lease(
+    tmp_path: Path, feed_server: FeedServer, start_daemon: list[subprocess.Popen[str]]
+) -> None:
+    config = write_config(tmp_path, {"Held": feed_server.url("/hold?delay=4")}, interval="1h")
+    db = tmp_path / "var" / "monitor.db"
+    process = launch(config, start_daemon)
+    wait_for(lambda: feed_server.requests_for("/hold"), "the poll to start", process)
+    wait_for(
+        lambda: count(db, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL") == 1,
+        "the lease",
+        process,
+    )
+
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)  # let the first signal be handled; the second one must not wait out the drain
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=EXIT_WITHIN)
+
+    assert process.returncode == 0, err
+    assert "stopping-now signal=SIGTERM cancelled=1" in err
+    assert count(db, "SELECT count(*) FROM items") == 0  # the poll did not finish
+    assert count(db, "SELECT count(*) FROM feeds WHERE lease_owner IS NOT NULL") == 0
