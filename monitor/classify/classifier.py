@@ -15,6 +15,7 @@ from monitor.domain import Direction, Pair, PairScore
 
 LEXICON_THRESHOLD = 0.4  # |net| below this: the lexicon alone reads "neutral"
 HEDGED_CONFIDENCE = 0.8
+QUIET_LEAD_FACTOR = 0.4  # a lead without event phrases weighs less: its words alone are a weak signal
 
 
 class MentionLike(Protocol):
@@ -126,9 +127,12 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         for seg in reading.segments[:2]:
             if not seg.words:
                 continue
+            weight = seg.weight
+            if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
+                weight *= QUIET_LEAD_FACTOR
             seg_scores = lm.scores(model.features(reading, seg.number))
-            combined = [c + seg.weight * s for c, s in zip(combined, seg_scores, strict=True)]
-            total += seg.weight
+            combined = [c + weight * s for c, s in zip(combined, seg_scores, strict=True)]
+            total += weight
         p = model.softmax([c / total for c in combined] if total else lm.bias_scores())
         probabilities = (p[0], p[1], p[2])
         best = max(range(3), key=lambda k: p[k])

@@ -186,8 +186,16 @@ def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: in
         elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
         elif (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
-            kind is CueKind.PAST and lo <= c.first <= hi and abs(c.first - first) <= PAST_WINDOW
+            kind is CueKind.PAST
+            and lo <= c.first <= hi
+            and abs(c.first - first) <= PAST_WINDOW
+            and not (
+                c.first > first
+                and any(b.cue.kind is CueKind.BACKGROUND and first < b.first < c.first for b in cues)
+            )
         ):
+            # "last week" reaches the event next to it, but not back across "after": in "agree ceasefire after
+            # last week's strikes" only the strikes are background.
             background = True
     if (
         seg.number > 0
