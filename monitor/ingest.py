@@ -24,13 +24,14 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     Connection,
     Dialect,
@@ -49,6 +50,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from monitor.db.models import Feed, Item, Story, StoryKey
 from monitor.db.types import UTCDateTime
@@ -74,7 +77,21 @@ _ITEM_COLUMNS = (
     "last_seen_at",
     "story_id",
 )
-_STORY_KEY_COLUMNS = ("story_id", "key", "created_at")
+_STORY_COLUMNS = (
+    "title",
+    "summary",
+    "link",
+    "first_published_at",
+    "source_count",
+    "sources",
+    "classified_at",
+    "scored_sources",
+)
+_STORY_BATCH = 50  # stories per multi-row INSERT ... RETURNING
+
+
+def _values(table: Table, columns: Sequence[str], suffix: str = "") -> dict[str, BindParameter[Any]]:
+    return {c: bindparam(f"p_{c}{suffix}", type_=table.c[c].type) for c in columns}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +103,6 @@ class _Statements:
     touch_stored: Update
     select_candidates: Select[int, str, datetime, str, datetime, Any]
     insert_items: Insert
-    insert_story: Insert
     update_story: Update
     insert_story_keys: Insert
     count_items: Update
@@ -95,12 +111,17 @@ class _Statements:
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     insert_items: Insert
+    items = _values(_ITEMS, _ITEM_COLUMNS)
     if dialect == "sqlite":
         json_keys = True
-        insert_items = sqlite.insert(_ITEMS).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        insert_items = (
+            sqlite.insert(_ITEMS).values(items).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        )
     elif dialect == "postgresql":
         json_keys = False
-        insert_items = postgresql.insert(_ITEMS).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        insert_items = (
+            postgresql.insert(_ITEMS).values(items).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+        )
     else:
         raise ValueError(f"unsupported database {dialect!r}: use SQLite or PostgreSQL")
 
@@ -118,7 +139,9 @@ def _statements(dialect: str) -> _Statements:
             among(_ITEMS.c.feed_id, "b_feeds", Integer), among(_ITEMS.c.key, "b_keys", String)
         ),
         touch_stored=update(_ITEMS)
-        .where(_ITEMS.c.feed_id == bindparam("b_feed"), among(_ITEMS.c.key, "b_keys", String))
+        .where(
+            _ITEMS.c.feed_id == bindparam("b_feed", type_=Integer()), among(_ITEMS.c.key, "b_keys", String)
+        )
         .values(last_seen_at=bindparam("b_now", type_=UTCDateTime())),
         select_candidates=select(
             _STORY_KEYS.c.story_id,
@@ -136,24 +159,35 @@ def _statements(dialect: str) -> _Statements:
             ),
         ),
         insert_items=insert_items,
-        insert_story=_STORIES.insert().returning(
+        update_story=update(_STORIES)
+        .where(_STORIES.c.id == bindparam("b_id", type_=Integer()))
+        .values(
+            sources=bindparam("b_sources", type_=JSON()),
+            source_count=bindparam("b_count", type_=Integer()),
+            first_published_at=bindparam("b_first", type_=UTCDateTime()),
+        ),
+        insert_story_keys=_STORY_KEYS.insert().values(
+            _values(_STORY_KEYS, ("story_id", "key", "created_at"))
+        ),
+        count_items=update(_FEEDS)
+        .where(_FEEDS.c.id == bindparam("b_id", type_=Integer()))
+        .values(items_seen=_FEEDS.c.items_seen + bindparam("b_new", type_=Integer())),
+    )
+
+
+@functools.lru_cache(maxsize=_STORY_BATCH)
+def _insert_stories_statement(rows: int) -> Insert:
+    """INSERT of `rows` stories in one statement, RETURNING their ids and what tells them apart."""
+    return (
+        _STORIES.insert()
+        .values([_values(_STORIES, _STORY_COLUMNS, f"_{i}") for i in range(rows)])
+        .returning(
             _STORIES.c.id,
             _STORIES.c.title,
             _STORIES.c.summary,
             _STORIES.c.link,
             _STORIES.c.first_published_at,
-        ),
-        update_story=update(_STORIES)
-        .where(_STORIES.c.id == bindparam("b_id"))
-        .values(
-            sources=bindparam("b_sources", type_=JSON()),
-            source_count=bindparam("b_count"),
-            first_published_at=bindparam("b_first", type_=UTCDateTime()),
-        ),
-        insert_story_keys=_STORY_KEYS.insert(),
-        count_items=update(_FEEDS)
-        .where(_FEEDS.c.id == bindparam("b_id"))
-        .values(items_seen=_FEEDS.c.items_seen + bindparam("b_new", type_=Integer())),
+        )
     )
 
 
@@ -163,6 +197,100 @@ def _key_list(statements: _Statements, keys: Iterable[str]) -> str | list[str]:
 
 def _id_list(statements: _Statements, ids: Iterable[int]) -> str | list[int]:
     return json.dumps(list(ids)) if statements.json_keys else list(ids)
+
+
+# --------------------------------------------------------------------------- statements on the driver
+# The statements above run on the DB-API cursor of the session's connection (same transaction). A batch
+# of two items is six statements; SQLAlchemy's per-execution work (result setup, parameter processing,
+# per-row processing in executemany) cost several times the database's own work. The SQL and the value
+# conversions stay SQLAlchemy's: compiled once per dialect, each parameter and column through its type's
+# own bind and result processors.
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    names: tuple[str, ...]  # parameter names, in the driver's order when positional
+    to_db: tuple[Callable[[Any], Any] | None, ...]  # per parameter
+    from_db: tuple[Callable[[Any], Any] | None, ...]  # per returned column
+
+    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The driver's parameters for each row: converted column by column, each distinct value once
+        (a story's time serves its eleven keys, `now` every item)."""
+        columns = [
+            _converted([row[name] for row in rows], fn)
+            for name, fn in zip(self.names, self.to_db, strict=True)
+        ]
+        if self.positional:
+            return list(zip(*columns, strict=True))
+        return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+    def rows(self, fetched: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if not any(self.from_db):
+            return [tuple(row) for row in fetched]
+        return [
+            tuple(v if fn is None else fn(v) for fn, v in zip(self.from_db, row, strict=True))
+            for row in fetched
+        ]
+
+
+@functools.lru_cache(maxsize=128)
+def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    binds = {name: bind for bind, name in compiled.bind_names.items()}
+    positional = bool(compiled.positional)
+    names = tuple(compiled.positiontup or ()) if positional else tuple(binds)
+    columns = getattr(statement, "exported_columns", ())
+    return _Compiled(
+        sql=compiled.string,
+        positional=positional,
+        names=names,
+        to_db=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
+        from_db=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+    )
+
+
+def _fetch(conn: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    compiled = _compile(statement, conn.dialect)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(compiled.sql, compiled.params([values])[0])
+        return compiled.rows(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _run(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Execute once per row of values (one executemany)."""
+    if not rows:
+        return
+    compiled = _compile(statement, conn.dialect)
+    params = compiled.params(rows)
+    cursor = conn.connection.cursor()
+    try:
+        if len(params) == 1:
+            cursor.execute(compiled.sql, params[0])
+        else:
+            cursor.executemany(compiled.sql, params)
+    finally:
+        cursor.close()
+
+
+def _converted(values: list[Any], convert: Callable[[Any], Any] | None) -> list[Any]:
+    if convert is None:
+        return values
+    done: dict[Any, Any] = {None: None}
+    out = []
+    for value in values:
+        try:
+            out.append(done[value])
+        except KeyError:
+            out.append(done.setdefault(value, convert(value)))
+        except TypeError:  # unhashable (a JSON list): convert each
+            out.append(convert(value))
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,20 +368,28 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
     created = [d for d in drafts if d.id is None]
     _insert_stories(conn, sql, created)
     story_of = {i: d.id for d in drafts for i in d.items}
-    to_db = _time_to_db(conn.dialect)
-    seen_at = to_db(now)
-    _executemany(
+    _run(
         conn,
         sql.insert_items,
-        _ITEM_COLUMNS,
         [
-            (feed_id, key, e.title, e.summary, e.link, to_db(times[i]), seen_at, seen_at, story_of[i])
+            {
+                "p_feed_id": feed_id,
+                "p_key": key,
+                "p_title": e.title,
+                "p_summary": e.summary,
+                "p_link": e.link,
+                "p_published_at": times[i],
+                "p_first_seen_at": now,
+                "p_last_seen_at": now,
+                "p_story_id": story_of[i],
+            }
             for i, ((feed_id, key), e, _) in enumerate(new)
         ],
     )
     grown = [d for d in drafts if d.grown]
     if changed := [d for d in drafts if d.grown or d.earlier]:
-        conn.execute(
+        _run(
+            conn,
             sql.update_story,
             [
                 {
@@ -267,7 +403,7 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
         )
     # items_seen += n in SQL (no unit-of-work flush), and the loaded feeds told the new value.
     new_per_feed = Counter(feed_id for (feed_id, _), _, _ in new)
-    conn.execute(sql.count_items, [{"b_id": f, "b_new": n} for f, n in new_per_feed.items()])
+    _run(conn, sql.count_items, [{"b_id": f, "b_new": n} for f, n in new_per_feed.items()])
     for batch in batches:
         set_committed_value(
             batch.feed, "items_seen", (batch.feed.items_seen or 0) + new_per_feed[batch.feed.id]
@@ -286,16 +422,16 @@ def _stored(
     """The (feed, key) pairs of the batch already stored; their last_seen_at becomes `now`."""
     feeds = sorted({feed_id for feed_id, _ in fresh})
     keys = {key for _, key in fresh}
-    rows = conn.execute(sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)})
+    rows = _fetch(conn, sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)})
     stored = {(feed_id, key) for feed_id, key in rows if (feed_id, key) in fresh}
     by_feed: defaultdict[int, list[str]] = defaultdict(list)
     for feed_id, key in stored:
         by_feed[feed_id].append(key)
-    if by_feed:
-        conn.execute(
-            sql.touch_stored,
-            [{"b_feed": f, "b_keys": _key_list(sql, ks), "b_now": now} for f, ks in by_feed.items()],
-        )
+    _run(
+        conn,
+        sql.touch_stored,
+        [{"b_feed": f, "b_keys": _key_list(sql, ks), "b_now": now} for f, ks in by_feed.items()],
+    )
     return stored
 
 
@@ -361,7 +497,7 @@ def _candidates(
     if not keys:
         return
     low, high = min(times) - STORY_WINDOW, max(times) + STORY_WINDOW
-    rows = conn.execute(sql.select_candidates, {"b_keys": _key_list(sql, keys), "b_low": low, "b_high": high})
+    rows = _fetch(conn, sql.select_candidates, {"b_keys": _key_list(sql, keys), "b_low": low, "b_high": high})
     drafts: dict[int, _Draft] = {}
     for story_id, key, created_at, title, first, sources in rows:
         draft = drafts.get(story_id)
@@ -377,75 +513,35 @@ def _candidates(
 
 
 def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft]) -> None:
-    """Insert the new stories in one statement, then their lookup keys (eleven rows a story).
+    """Insert the new stories, up to _STORY_BATCH a statement, then their lookup keys (eleven a story).
 
-    The ids come back by RETURNING, matched to the drafts by content: asking for them in parameter order
-    makes SQLite insert row by row. Drafts with equal content are interchangeable, so any match is right.
+    The ids come back by RETURNING, matched to the drafts by content (RETURNING order is not the VALUES
+    order everywhere). Drafts with equal content are interchangeable, so any match is right.
     """
     if not created:
         return
     waiting: defaultdict[tuple[Any, ...], list[_Draft]] = defaultdict(list)
     for draft in created:
         waiting[(draft.title, draft.summary, draft.link, draft.first_published_at)].append(draft)
-    rows = conn.execute(
-        sql.insert_story,
-        [
-            {
-                "title": d.title,
-                "summary": d.summary,
-                "link": d.link,
-                "first_published_at": d.first_published_at,
-                "source_count": len(d.sources),
-                "sources": d.sources,
-                "classified_at": None,
-                "scored_sources": 0,
-            }
-            for d in created
-        ],
-    )
-    for story_id, *content in rows:
-        waiting[tuple(content)].pop().id = story_id
-    to_db = _time_to_db(conn.dialect)
-    _executemany(
+    for start in range(0, len(created), _STORY_BATCH):
+        chunk = created[start : start + _STORY_BATCH]
+        values = {
+            f"p_{column}_{i}": value
+            for i, d in enumerate(chunk)
+            for column, value in zip(
+                _STORY_COLUMNS,
+                (d.title, d.summary, d.link, d.first_published_at, len(d.sources), d.sources, None, 0),
+                strict=True,
+            )
+        }
+        for story_id, *content in _fetch(conn, _insert_stories_statement(len(chunk)), values):
+            waiting[tuple(content)].pop().id = story_id
+    _run(
         conn,
         sql.insert_story_keys,
-        _STORY_KEY_COLUMNS,
         [
-            (d.id, key, at)
+            {"p_story_id": d.id, "p_key": key, "p_created_at": d.first_published_at}
             for d in created
-            for at in [to_db(d.first_published_at)]
             for key in d.signature.keys
         ],
     )
-
-
-def _time_to_db(dialect: Dialect) -> Callable[[datetime], Any]:
-    """The UTC column's conversion, applied by _executemany's callers (the driver gets database values)."""
-    column_type = _STORY_KEYS.c.created_at.type
-    convert = column_type.dialect_impl(dialect).bind_processor(dialect)
-    return convert if convert is not None else (lambda value: value)
-
-
-def _executemany(
-    conn: Connection, statement: Insert, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Send rows of database-ready values straight to the driver's executemany.
-
-    SQLAlchemy's per-row parameter processing costs several times the insert itself at eleven story keys
-    a story; the SQL is still SQLAlchemy's, compiled once per dialect.
-    """
-    if not rows:
-        return
-    compiled = _compiled(statement, conn.dialect, columns)
-    if compiled.positional:
-        order = [columns.index(name) for name in compiled.positiontup or ()]
-        if order != list(range(len(columns))):
-            rows = [tuple(row[i] for i in order) for row in rows]
-        conn.exec_driver_sql(compiled.string, rows)
-    else:
-        conn.exec_driver_sql(compiled.string, [dict(zip(columns, row, strict=True)) for row in rows])
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(statement: Insert, dialect: Dialect, columns: tuple[str, ...]) -> Any:
-    return statement.compile(dialect=dialect, column_keys=list(columns))
