@@ -182,7 +182,7 @@ def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
     size = _HASH_VALUES.size
     hashed = [_HASH_VALUES.unpack(hashlib.blake2b(s.encode(), digest_size=size).digest()) for s in shingles]
     m = list(map(min, zip(*hashed, strict=True)))
-    return tuple(f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS))
+    return tuple([f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS)])
 
 
 def similarity(a: Signature, b: Signature) -> float:

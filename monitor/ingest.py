@@ -9,10 +9,11 @@ canonical link, else content hash); two headlines are one story by `same_story`.
 transaction: this module executes its statements at once (nothing is left pending in the session), it
 never commits.
 
-Speed: a batch costs a fixed handful of statements whatever its size. Key lists go to the database as
-one parameter (a JSON array read by json_each on SQLite, a text[] on PostgreSQL), not as an IN list
-SQLAlchemy expands per call; the bulk rows (items, eleven story keys per story) go to the driver's
-executemany with their times converted once. See bench/ingest.py for the figures.
+Speed: a batch costs a fixed handful of statements whatever its size (six for a batch of new items),
+and several feeds can share one batch (ingest_many). Key lists go to the database as one parameter (a
+JSON array read by json_each on SQLite, a text[] on PostgreSQL); the statements are compiled once per
+dialect and run on the session connection's DB-API cursor, each distinct value converted once by its
+column type's own processor. See bench/ingest.py for the figures.
 
 Several daemons may share the database: an item inserted concurrently by another process is skipped by
 ON CONFLICT DO NOTHING. Two processes storing the same new story at the same moment may each create
