@@ -210,3 +210,13 @@ def test_ethnic_groups_and_compounds_are_not_state_parties() -> None:
 @given(st.text())
 def test_the_fast_tokenizer_agrees_with_the_careful_one(text: str) -> None:
     assert split(text) == _split_slow(text)
+
+
+def test_a_headline_rubric_is_not_a_party_when_the_headline_names_two() -> None:
+    c = classify("Israel-Hamas War: U.S. Strikes Houthis Again as Tensions in Region Rise")
+    assert (c.pair, c.direction) == (Pair.of("US", "YE"), ESC)
+
+
+def test_lifting_a_blockade_is_de_escalation() -> None:
+    c = classify("Polish truckers lift border blockade with Ukraine")
+    assert c.event_direction is DEESC

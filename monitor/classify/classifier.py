@@ -165,7 +165,7 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
         if seg.number <= 1 or (deciding is not None and seg.number == deciding.segment):
             for m in finder.find(seg.text):
                 actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
-    found = pairs.parties(actors, reading.cues)
+    found = pairs.parties(pairs.without_rubric(actors, reading.segments[0]), reading.cues)
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
     keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain

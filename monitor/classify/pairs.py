@@ -18,6 +18,8 @@ from monitor.domain import Pair
 
 VENUE_KINDS = frozenset({"capital", "city", "place", "venue"})
 BETWEEN_WINDOW = 8
+RUBRIC_MAX = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
+RUBRIC_MIN_REST = 3
 MEDIATOR_WINDOW = 3
 
 
@@ -88,6 +90,19 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
             kept.append(v)
     kept.sort(key=lambda a: (a.segment, a.first))
     return kept
+
+
+def without_rubric(actors: Sequence[Actor], headline: Segment) -> list[Actor]:
+    """Drop the actors of a short rubric before a colon ("Israel-Hamas War: U.S. Strikes Houthis") when the
+    headline proper still names two parties."""
+    words = headline.tokens.words
+    cut = next((i for i, w in enumerate(words[: RUBRIC_MAX + 1]) if w == ":"), None)
+    if cut is None or len(words) - cut < RUBRIC_MIN_REST:
+        return list(actors)
+    rest = [a for a in actors if not (a.segment == 0 and a.first < cut)]
+    if len({a.code for a in rest if a.segment == 0}) >= 2:
+        return rest
+    return list(actors)
 
 
 def _between(actors: Sequence[Actor], cues: Sequence[CueHit], segment: int) -> Attribution | None:
