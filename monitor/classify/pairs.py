@@ -62,7 +62,7 @@ def place(
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     """Actors minus venues ("in Doha"), mediators ("brokered by Qatar"), peoples and groups named by a
-    demonym ("ethnic Albanians", "Afghan rebels") and compounds ("anti-Syria", "Russian-made")."""
+    demonym ("ethnic Albanians", "Russian language"; rebels and refugees count for their state, as CAMEO codes them) and compounds ("anti-Syria", "Russian-made")."""
     kept: list[Actor] = []
     venues: list[Actor] = []
     for a in actors:
