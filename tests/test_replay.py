@@ -13,6 +13,7 @@ import pytest
 from monitor.cli import main
 from monitor.domain import Alert, AlertReason, Direction, Evidence, Level, Pair
 from monitor.replay import ReplayInputError, alert_json, read_items
+from tests.support.receivers import HttpReceiver
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
@@ -142,6 +143,48 @@ def test_an_alert_is_written_in_the_documented_shape() -> None:
             }
         ],
     }
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+PAKISTAN_IRAN = "rumca2024_sample_pakistan-iran_2024-01-16_18.jsonl"
+
+
+def webhook_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "database: sqlite:///unused.db\n"
+        "pairs:\n  - [IR, PK]\n"
+        f"notifiers:\n  ops-hook: {{type: webhook, url: {url}/hook}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_replay_sends_nothing_without_deliver(tmp_path: Path, http_receiver: HttpReceiver) -> None:
+    config = webhook_config(tmp_path, http_receiver.url)
+    out = tmp_path / "alerts.jsonl"
+    assert (
+        main(["replay", "--config", str(config), "--input", str(corpus(PAKISTAN_IRAN)), "--output", str(out)])
+        == 0
+    )
+    assert out.read_text(encoding="utf-8").strip()  # alerts were found...
+    assert http_receiver.received() == []  # ...and none was sent
+
+
+def test_replay_with_deliver_sends_each_alert_once(tmp_path: Path, http_receiver: HttpReceiver) -> None:
+    config = webhook_config(tmp_path, http_receiver.url)
+    out = tmp_path / "alerts.jsonl"
+    argv = ["replay", "--config", str(config), "--input", str(corpus(PAKISTAN_IRAN)), "--output", str(out)]
+    assert main([*argv, "--deliver"]) == 0
+    alerts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    bodies = [r.json() for r in http_receiver.received()]
+    assert len(bodies) == len(alerts) >= 1
+    assert [(b["pair"], b["direction"], b["level"]) for b in bodies] == [
+        (a["pair"], a["direction"], a["level"]) for a in alerts
+    ]
+    assert len({r.headers["idempotency-key"] for r in http_receiver.received()}) == len(bodies)
 
 
 # --------------------------------------------------------------------------- archived crises
