@@ -98,7 +98,7 @@ def test_items_jsonl_lists_stored_items_newest_first(
     assert published == sorted(published, reverse=True)
 
     middle = published[len(published) // 2]
-    cut = middle.replace("Z", ".5Z")  # between two whole seconds: see the test below for the boundary
+    cut = middle.replace("Z", ".5Z")  # between two whole seconds (the boundary: the test below)
     status, out, _ = run(
         capsys, "items", "--config", str(config), "--format", "jsonl", "--since", cut, "--limit", "1000"
     )
@@ -112,11 +112,6 @@ def test_items_jsonl_lists_stored_items_newest_first(
     assert len(rows) == 3
 
 
-@pytest.mark.xfail(
-    reason="monitor/ingest.py sends naive datetimes to sqlite3 (stored 'YYYY-MM-DD HH:MM:SS' without "
-    "'.000000'), so on SQLite a whole-second published time compares below the same bound time",
-    strict=False,
-)
 def test_items_since_includes_an_item_published_exactly_then(
     tmp_path: Path, sqlite_url: str, feed_server: FeedServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
