@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-.PHONY: install install-test run test lint
+.PHONY: install install-test run test lint migration
 install: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
@@ -28,3 +28,7 @@ lint: install-test
 
 test: lint
 	$(BIN)/pytest -q
+
+# A new Alembic revision from the models: make migration MSG="what changed"
+migration: install
+	$(BIN)/python -m monitor.db.migrations "$(MSG)"
