@@ -43,7 +43,8 @@ def classify(args: argparse.Namespace) -> int:
                     if not isinstance(title, str) or not isinstance(summary, str):
                         raise ValueError("'title' (and 'summary' if given) must be strings")
                 except ValueError as exc:
-                    print(f"monitor classify: {args.input} line {number}: {exc}", file=sys.stderr)
+                    where = "stdin" if args.input == "-" else args.input
+                    print(f"monitor classify: {where} line {number}: {exc}", file=sys.stderr)
                     failed += 1
                     continue
                 result = classify_item(title, summary).to_json(obj.get("id"))
