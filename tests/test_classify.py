@@ -220,3 +220,18 @@ def test_a_headline_rubric_is_not_a_party_when_the_headline_names_two() -> None:
 def test_lifting_a_blockade_is_de_escalation() -> None:
     c = classify("Polish truckers lift border blockade with Ukraine")
     assert c.event_direction is DEESC
+
+
+def test_it_gives_the_same_answers_from_several_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    titles = [
+        "Pakistan recalls ambassador from Tehran",
+        "Iran, Pakistan agree to return envoys",
+        "India beat Pakistan by six wickets",
+        "The Kremlin summons the French ambassador",
+    ] * 50
+    serial = [classify(t) for t in titles]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        threaded = list(pool.map(classify, titles))
+    assert threaded == serial
