@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "--prior",
         type=float,
         default=PRIOR_WEIGHT,
-        help="lexicon prior weight (must match model.PRIOR_WEIGHT)",
+        help="lexicon prior weight, recorded in the model file",
     )
     parser.add_argument("--cv", type=int, default=5, help="folds of cross-validation to report (0: none)")
     args = parser.parse_args(argv)
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         "version": f"{lexicon.load('en').version}+lr",
         "epochs": args.epochs,
         "l2": args.l2,
+        "lex_l2": LEX_L2,
+        "prior": args.prior,
         "trained_on": args.input.name,
         "classes": [c.value for c in CLASSES],
         "bias": [round(x, 4) for x in bias],

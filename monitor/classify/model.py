@@ -19,9 +19,9 @@ from monitor.domain import Direction
 
 CLASSES = (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL)
 SCALED = ("lex:esc", "lex:dee")  # the only features whose value is not 1
-PRIOR_WEIGHT = (
-    3.0  # how far the lexicon's own reading pulls the model (see scripts/train_classifier.py --prior)
-)
+# How far the lexicon's own reading pulls the model, in logits at full strength; the trainer records the value
+# it used in the model file, and inference uses that one.
+PRIOR_WEIGHT = 3.0
 
 
 class ModelError(ValueError):
@@ -33,11 +33,12 @@ class LinearModel:
     version: str
     weights: Mapping[str, tuple[float, float, float]]
     bias: tuple[float, float, float]
+    prior: float = PRIOR_WEIGHT
 
-    def scores(self, features: Mapping[str, float], prior: float = PRIOR_WEIGHT) -> list[float]:
+    def scores(self, features: Mapping[str, float]) -> list[float]:
         """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
         get = self.weights.get
-        rows: list[tuple[float, float, float]] = [self.bias, _prior(features, prior)]
+        rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
         for k in SCALED:  # ... then the few real-valued ones corrected
             v = features.get(k)
@@ -125,7 +126,8 @@ def parse(text: str, name: str) -> LinearModel:
             raise ModelError(f"{name}: classes must be {[c.value for c in CLASSES]}")
         weights = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in data["weights"].items()}
         b = data["bias"]
-        return LinearModel(str(data["version"]), weights, (float(b[0]), float(b[1]), float(b[2])))
+        prior = float(data.get("prior", PRIOR_WEIGHT))
+        return LinearModel(str(data["version"]), weights, (float(b[0]), float(b[1]), float(b[2])), prior)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{name}: malformed model file ({exc})") from exc
 
