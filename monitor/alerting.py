@@ -10,6 +10,8 @@ back is not news again:
   below what the analyst was told): only with positive evidence, de-escalation stories worth at least
   `deescalation_evidence` tension units (widened like the thresholds for a busy pair) within the
   evidence window, and only below the last alerted level; a fall by decay alone is suppressed;
+- a reversal (an escalation right after a de-escalation alert, or the other way round) waits
+  `reversal_hold` after that alert, so mixed news (strikes and talks the same day) does not flap;
 - quiet (calm and quiet for the quiet period after a non-calm spell): "back to calm" when `back_to_calm` is on
   and the analyst's picture is not calm yet; either way the picture becomes calm.
 """
@@ -29,6 +31,9 @@ class AlertPolicy:
     repeat_interval: timedelta = timedelta(hours=24)  # at most one re-send of an unchanged level per interval
     back_to_calm: bool = True  # send a plain notice when a pair is calm again after the quiet period
     deescalation_evidence: float = 5.0  # tension units of de-escalation news needed to report a fall
+    reversal_hold: timedelta = timedelta(
+        hours=6
+    )  # an alert reversing the last one's direction waits this long
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +71,16 @@ def decide(transition: Transition, memory: Memory, policy: AlertPolicy) -> Decis
     t = transition
     told = memory.level
 
-    def fire(reason: AlertReason, direction: Direction, why: str) -> Decision:
+    def fire(reason: AlertReason, direction: Direction, why: str, hold: bool = True) -> Decision:
+        last = memory.direction
+        if hold and memory.at is not None and last is not None and last is not direction:
+            since = t.at - memory.at
+            if since < policy.reversal_hold:
+                return suppress(
+                    direction,
+                    f"reverses the last alert ({last.value}) of {_ago(since)} ago "
+                    f"(reversal hold {_ago(policy.reversal_hold)})",
+                )
         new_memory = Memory(level=t.new_level, at=t.at, direction=direction, tension=t.tension)
         return Decision(
             reason=reason,
@@ -93,7 +107,9 @@ def decide(transition: Transition, memory: Memory, policy: AlertPolicy) -> Decis
         calm = Memory(level=Level.CALM, at=memory.at, direction=memory.direction, tension=memory.tension)
         if not policy.back_to_calm:
             return suppress(Direction.DE_ESCALATION, "back-to-calm notices are off", calm)
-        return fire(AlertReason.BACK_TO_CALM, Direction.DE_ESCALATION, "calm for the quiet period")
+        return fire(
+            AlertReason.BACK_TO_CALM, Direction.DE_ESCALATION, "calm for the quiet period", hold=False
+        )
 
     if t.rising:
         if t.new_level == Level.CALM:

@@ -627,6 +627,9 @@ class AlertingConfig(_Model):
     deescalation_evidence: float = Field(
         default=5.0, ge=0
     )  # tension units of de-escalation news to report a fall
+    reversal_hold: Duration = timedelta(
+        hours=6
+    )  # an alert reversing the last one's direction waits this long
 
 
 class DeliveryConfig(_Model):

@@ -104,6 +104,7 @@ def settings_from_config(config: Any) -> TrackSettings:
             repeat_interval=a.repeat_interval,
             back_to_calm=a.back_to_calm,
             deescalation_evidence=a.deescalation_evidence,
+            reversal_hold=a.reversal_hold,
         ),
         feed_weights={f.name: f.weight for f in config.feeds},
     )

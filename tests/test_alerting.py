@@ -91,6 +91,15 @@ def test_a_fall_not_below_the_alerted_level_is_suppressed() -> None:
     assert not d.fires
 
 
+def test_a_reversal_right_after_an_alert_waits_the_reversal_hold() -> None:
+    told = Memory(level=Level.CALM, at=T0, direction=Direction.DE_ESCALATION)
+    soon = decide(tr(Change.LEVEL, Level.CALM, Level.ELEVATED, at=T0 + timedelta(minutes=30)), told, P)
+    later = decide(tr(Change.LEVEL, Level.CALM, Level.ELEVATED, at=T0 + timedelta(hours=6)), told, P)
+    assert not soon.fires and "reverses the last alert" in soon.why
+    assert soon.memory == told
+    assert later.reason is AlertReason.FIRST
+
+
 def test_quiet_after_an_unresolved_alert_sends_back_to_calm() -> None:
     told = Memory(level=Level.HIGH, at=T0 - timedelta(days=2), direction=Direction.ESCALATION)
     d = decide(tr(Change.QUIET, Level.CALM, Level.CALM), told, P)
