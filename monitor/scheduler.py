@@ -2,7 +2,8 @@
 
 Jobs (all on one asyncio loop, each at most one instance at a time, missed runs coalesced):
     poll:<feed>   every feed's interval, with jitter; first runs spread over the first seconds
-    track         after a poll that brought new or grown stories, and every poll interval (decay)
+    track         after a poll that brought new or grown stories, and every poll interval (decay);
+                  it first waits for the other polls in flight, so polls of one tick count together
     deliver       every delivery.interval, and at once after track wrote alerts
 
 SIGTERM or SIGINT: the scheduler stops taking jobs, the work in flight gets `drain_timeout` seconds
@@ -13,6 +14,7 @@ and `run()` returns 0. A second signal cancels at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -37,6 +39,7 @@ UTC = ZoneInfo("UTC")
 DRAIN_TIMEOUT = 7.0  # seconds; with cancellation and cleanup the process exits well within 10 s
 FIRST_SPREAD = 10.0  # seconds over which the first polls are spread after start
 FIRST_DELIVERY = 2.0  # seconds after start: resume deliveries left unfinished by the last run
+SETTLE_TIMEOUT = 10.0  # seconds scoring waits for the other polls in flight (a slow feed delays it no more)
 
 
 class Daemon:
@@ -59,6 +62,9 @@ class Daemon:
         self._inflight: set[asyncio.Task[None]] = set()
         self._track_lock = asyncio.Lock()
         self._deliver_lock = asyncio.Lock()
+        self._polling = 0  # polls in flight
+        self._polls_idle = asyncio.Event()  # set while no poll is in flight
+        self._polls_idle.set()
         self._stop = asyncio.Event()
         self._signals = 0
 
@@ -187,13 +193,25 @@ class Daemon:
         task.add_done_callback(self._inflight.discard)
 
     async def poll(self, feed_name: str) -> None:
-        report = await poll_feed(self.app, self.fetcher, feed_name, self.app.clock(), owner=self.owner)
+        self._polling += 1
+        self._polls_idle.clear()
+        try:
+            report = await poll_feed(self.app, self.fetcher, feed_name, self.app.clock(), owner=self.owner)
+        finally:
+            self._polling -= 1
+            if self._polling == 0:
+                self._polls_idle.set()
         level = logging.WARNING if report.failed else logging.INFO
         log.log(level, report.log_message())
         if report.changed_stories:
             await self.track()
 
     async def track(self) -> None:
+        # The polls of one tick are scored together, as replay scores one slice: a story carried by
+        # several outlets is one step of the pair's tension (one alert), not one step per feed whose
+        # poll happened to finish first (an alert at the lower level, then another after the dwell).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._polls_idle.wait(), SETTLE_TIMEOUT)
         async with self._track_lock:
             try:
                 result = await asyncio.to_thread(track_stage, self.app, self.app.clock())
