@@ -236,8 +236,10 @@ def replay(
             if on_progress is not None:
                 on_progress(report.items)
         # A shift still waiting out its dwell when the archive ends is judged; nothing later is invented.
+        # Its dwell ends by end + min_dwell and is ticked at the slice end after that, which is
+        # end + min_dwell + width when the dwell ends on a boundary: the limit (exclusive) is one more.
         end = slice_end(items[-1].published, slice_width, origin)
-        tick_until(end + settings.tension.min_dwell + slice_width)
+        tick_until(end + settings.tension.min_dwell + 2 * slice_width)
         session.commit()
     except BaseException:
         session.rollback()
