@@ -114,7 +114,9 @@ def _round(x: float) -> float:
     return round(x, 3)
 
 
-def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
+def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
+    """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
+    that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
     lx = lexicon.load(lang)
     reading = events.read(lx, title, summary)
 
@@ -159,16 +161,16 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
     score = sign * magnitude
 
     # Actors of the headline and lead (pairs come from there), and of the deciding event's sentence.
+    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
     finder = _gazetteer(lang)
     actors: list[Actor] = []
-    for seg in reading.segments:
+    for seg in reading.segments if keep_pairs or all_actors else ():
         if seg.number <= 1 or (deciding is not None and seg.number == deciding.segment):
             for m in finder.find(seg.text):
                 actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
     found = pairs.parties(pairs.without_rubric(actors, reading.segments[0]), reading.cues)
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
-    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
     two_parties = keep_pairs and len({a.code for a in found}) >= 2
     ordered = (
         []
@@ -242,4 +244,4 @@ def analyse(title: str, summary: str = "", lang: str = "en") -> Analysis:
 
 def classify(title: str, summary: str = "") -> Classification:
     """Classify one news item. Loads its data once per process; safe to call from several threads."""
-    return analyse(title, summary).result
+    return analyse(title, summary, all_actors=False).result

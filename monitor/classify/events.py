@@ -135,7 +135,7 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
     gapped = lexicon.gapped
     heads = lexicon.gapped_heads
     n = len(texts)
-    for i, head in enumerate(texts):
+    for i, head in enumerate(texts) if not heads.isdisjoint(texts) else ():
         if head not in heads:
             continue
         for j in range(i + 2, min(i + 2 + GAP, n)):
