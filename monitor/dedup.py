@@ -21,6 +21,13 @@ places around a third (a swapped subject and object), though clauses moved whole
 "Vatican says X") are fine. Numbers may differ: a death toll rising from 7 to 8 is the same story (the
 price: a daily digest, "key events, day 56" and "day 57", merges within the time window).
 
+Why 0.5: on the archived corpus (../shared/corpus), candidate pairs within 48 h with Jaccard 0.5-0.6 were
+nearly all the same story reworded ("Israel has approved a settlement project that could divide the West
+Bank" / "Israel approves settlement project ..."; about 1 in 30 sampled was a different story on the same
+event, e.g. two tributes to one person); below 0.5 different stories on one topic become common ("Supreme
+Court restores access to abortion pill" / "Supreme Court asked to restore ..."). bench/ingest.py prints
+the grouping it gives per corpus file with sample groups to check.
+
 How candidates are found without comparing against everything: each headline gets lookup keys, one
 exact key (hash of the normalised words) and `BANDS` MinHash band keys over its bigrams (`ROWS` rows per
 band). Two headlines with bigram Jaccard J share at least one band key with probability
@@ -42,7 +49,7 @@ from monitor.domain import Entry
 
 MAX_KEY_LENGTH = 200  # longer guids and links are stored as their hash (the column holds 512)
 MIN_TOKENS = 3  # shorter headlines ("Tuesday Briefing", "Gaza ceasefire") are never grouped
-MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (see bench/dedup_corpus.py)
+MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (why: module docstring)
 BANDS = 10
 ROWS = 2  # _band_keys formats two rows a band
 
