@@ -31,7 +31,7 @@ the grouping it gives per corpus file with sample groups to check.
 How candidates are found without comparing against everything: each headline gets lookup keys, one
 exact key (hash of the normalised words) and `BANDS` MinHash band keys over its bigrams (`ROWS` rows per
 band). Two headlines with bigram Jaccard J share at least one band key with probability
-1 - (1 - J**ROWS)**BANDS: 0.94 at J=0.5, 0.99 at J=0.6, 0.41 at J=0.2. The keys are stored in the database
+1 - (1 - J**ROWS)**BANDS: 0.94 at J=0.5, 0.99 at J=0.6, 0.34 at J=0.2. The keys are stored in the database
 (story_keys) so the lookup works across restarts and several daemons; the verification above then
 decides.
 """
