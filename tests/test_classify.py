@@ -235,3 +235,11 @@ def test_it_gives_the_same_answers_from_several_threads() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         threaded = list(pool.map(classify, titles))
     assert threaded == serial
+
+
+def test_a_demonym_qualified_by_another_names_one_group_not_two_states() -> None:
+    assert classify("Bosnian Serb gunners shelled the town overnight").pair is None
+    assert classify("Turkish Kurd refugees clashed with police near the border").pair is None
+    assert classify("Bosnian Serb leaders accused Croatia of shelling their villages").pair == Pair.of(
+        "BA", "HR"
+    )

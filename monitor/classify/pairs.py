@@ -65,13 +65,28 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     demonym ("ethnic Albanians", "Russian language"; rebels and refugees count for their state, as CAMEO codes them) and compounds ("anti-Syria", "Russian-made")."""
     kept: list[Actor] = []
     venues: list[Actor] = []
+    previous: Actor | None = None
     for a in actors:
         seg_cues = [c for c in cues if c.segment == a.segment]
-        if a.compound or (
-            a.kind == "demonym"
-            and any(
-                c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
-                for c in seg_cues
+        qualified = (
+            # "Bosnian Serbs", "Turkish Kurd refugees": a demonym right after another names one group of the
+            # first one's state, not a second party
+            previous is not None
+            and a.kind == "demonym"
+            and previous.kind == "demonym"
+            and previous.segment == a.segment
+            and previous.last + 1 == a.first
+        )
+        previous = a
+        if (
+            qualified
+            or a.compound
+            or (
+                a.kind == "demonym"
+                and any(
+                    c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
+                    for c in seg_cues
+                )
             )
         ):
             continue
