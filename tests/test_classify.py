@@ -243,3 +243,10 @@ def test_a_demonym_qualified_by_another_names_one_group_not_two_states() -> None
     assert classify("Bosnian Serb leaders accused Croatia of shelling their villages").pair == Pair.of(
         "BA", "HR"
     )
+
+
+def test_a_country_that_backs_hosts_or_brokers_inside_a_compound_is_not_a_party() -> None:
+    assert classify("A London-based rights group accused Iran of torturing prisoners").pair is None
+    assert classify("Syrian-backed militiamen clashed with Lebanese troops in Beirut").pair is None
+    c = classify("A Qatari-brokered truce between Armenia and Azerbaijan took hold")
+    assert c.pair == Pair.of("AM", "AZ")
