@@ -39,6 +39,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
     ValidationInfo,
@@ -461,12 +462,32 @@ class PairConfig(_Model):
     pair: Annotated[Pair, BeforeValidator(_pair)]
     notify: Annotated[tuple[str, ...] | None, BeforeValidator(_one_or_many)] = None
 
+    _written: tuple[str, str] | None = PrivateAttr(default=None)
+
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return {"pair": data}
         return data
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written_order(cls, data: Any, handler: ModelWrapValidatorHandler[PairConfig]) -> PairConfig:
+        """Remember the order the analyst wrote ([PK, IR] reads "Pakistan–Iran" in messages)."""
+        model = handler(data)
+        raw = data.get("pair") if isinstance(data, dict) else data
+        if isinstance(raw, str):
+            raw = [p for p in re.split(r"[-,/\s]+", raw) if p]
+        if isinstance(raw, list | tuple) and len(raw) == 2:
+            first = country_code(str(raw[0]))
+            model._written = (first, model.pair.b if first == model.pair.a else model.pair.a)
+        return model
+
+    @property
+    def written(self) -> tuple[str, str]:
+        """The two codes in the order the config gives them."""
+        return self._written or (self.pair.a, self.pair.b)
 
 
 def _name_from_key(value: Any) -> Any:

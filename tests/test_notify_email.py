@@ -194,3 +194,16 @@ def test_a_broken_user_template_is_a_permanent_error_naming_it(tmp_path: object)
     with pytest.raises(DeliveryError) as caught:
         Renderer(templates_dir=folder).email(sample_alert(NOW))
     assert caught.value.permanent and str(caught.value).startswith(f"template {folder / 'email.html'}:2:")
+
+
+def test_subject_names_the_pair_in_the_order_the_config_wrote_it(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from monitor.config import parse_config
+    from monitor.notify import renderer_for
+
+    alert = sample_alert(NOW)  # the sample is an IR-PK alert
+    config = parse_config("pairs:\n  - [PK, IR]\n", Path("monitor.yaml"))
+    rendered = renderer_for(config).email(alert)
+    assert rendered.subject.startswith("[ESCALATION] Pakistan–Iran: ")
+    assert Renderer().email(alert).subject.startswith("[ESCALATION] Iran–Pakistan: ")

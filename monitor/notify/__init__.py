@@ -35,7 +35,8 @@ __all__ = [
 
 def renderer_for(config: Config) -> Renderer:
     templates_dir = config.templates_dir
-    return Renderer(timezone=config.timezone, templates_dir=templates_dir)
+    order = {pc.pair.key: pc.written for pc in config.pairs}
+    return Renderer(timezone=config.timezone, templates_dir=templates_dir, pair_order=order)
 
 
 def build_notifier(

@@ -8,6 +8,7 @@ are not. Every piece of feed text in the context is already clipped to a bounded
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,19 +44,20 @@ def country_name(code: str) -> str:
     return str(getattr(country, "common_name", None) or country.name)
 
 
-def pair_title(pair: Pair) -> str:
-    """'Iran–Pakistan' (en dash)."""
-    return f"{country_name(pair.a)}–{country_name(pair.b)}"
+def pair_title(pair: Pair, order: tuple[str, str] | None = None) -> str:
+    """'Pakistan–Iran' (en dash), in the order the config wrote the pair, else alphabetical by code."""
+    first, second = order if order is not None else (pair.a, pair.b)
+    return f"{country_name(first)}–{country_name(second)}"
 
 
 def direction_tag(direction: Direction) -> str:
     return "[ESCALATION]" if direction is Direction.ESCALATION else "[DE-ESCALATION]"
 
 
-def headline(alert: Alert, *, test: bool = False) -> str:
+def headline(alert: Alert, *, test: bool = False, order: tuple[str, str] | None = None) -> str:
     """'[ESCALATION] Iran–Pakistan: elevated -> high': the email subject and the Slack fallback text."""
     text = (
-        f"{direction_tag(alert.direction)} {pair_title(alert.pair)}: "
+        f"{direction_tag(alert.direction)} {pair_title(alert.pair, order)}: "
         f"{alert.previous_level.label} -> {alert.level.label}"
     )
     return TEST_MARK + text if test else text
@@ -100,12 +102,15 @@ def evidence_context(item: Evidence, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def alert_context(alert: Alert, zone: ZoneInfo, *, test: bool = False) -> dict[str, Any]:
+def alert_context(
+    alert: Alert, zone: ZoneInfo, *, test: bool = False, order: tuple[str, str] | None = None
+) -> dict[str, Any]:
     """Everything a template may use. Pure: the same alert always renders the same."""
+    first, second = order if order is not None else (alert.pair.a, alert.pair.b)
     return {
         "test": test,
         "uid": alert.uid,
-        "headline": headline(alert, test=test),
+        "headline": headline(alert, test=test, order=order),
         "tag": direction_tag(alert.direction),
         "direction": alert.direction.value,
         "escalation": alert.direction is Direction.ESCALATION,
@@ -113,8 +118,8 @@ def alert_context(alert: Alert, zone: ZoneInfo, *, test: bool = False) -> dict[s
         "pair": {
             "codes": alert.pair.as_list(),
             "key": alert.pair.key,
-            "title": pair_title(alert.pair),
-            "names": [country_name(alert.pair.a), country_name(alert.pair.b)],
+            "title": pair_title(alert.pair, order),
+            "names": [country_name(first), country_name(second)],
         },
         "level": alert.level.label,
         "previous_level": alert.previous_level.label,
@@ -136,10 +141,17 @@ class Rendered:
 class Renderer:
     """Jinja2 environment over the package templates, overridable by a user folder."""
 
-    __slots__ = ("_env", "zone")
+    __slots__ = ("_env", "pair_order", "zone")
 
-    def __init__(self, *, timezone: str = "UTC", templates_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timezone: str = "UTC",
+        templates_dir: Path | None = None,
+        pair_order: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.zone = ZoneInfo(timezone)
+        self.pair_order = dict(pair_order or {})  # pair key -> the codes as the config wrote them
         loaders: list[jinja2.BaseLoader] = []
         if templates_dir is not None:
             loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
@@ -155,7 +167,7 @@ class Renderer:
         self._env.filters["slack"] = slack_escape
 
     def context(self, alert: Alert, *, test: bool = False) -> dict[str, Any]:
-        return alert_context(alert, self.zone, test=test)
+        return alert_context(alert, self.zone, test=test, order=self.pair_order.get(alert.pair.key))
 
     def render(self, template: str, context: dict[str, Any]) -> str:
         """Render one template; a broken (user) template is a permanent DeliveryError naming it."""
