@@ -1,6 +1,6 @@
 """Classifier benchmark: throughput, start-up and memory, with the two baselines beside it.
 
-    .venv/bin/python bench/classify.py [--items 20000]
+    .venv/bin/python bench/classify.py [--items 20000] [--stages]
 
 Items are real headlines with their summaries cut to two sentences, from ../shared/corpus (beside the repo);
 without it, a synthetic mix. Start-up and memory are measured in a fresh interpreter: the time and the traced
@@ -79,9 +79,45 @@ def rate(fn: Callable[[str, str], object], items: list[tuple[str, str]]) -> tupl
     return len(items) / cpu, len(items) / wall
 
 
+def stages(items: list[tuple[str, str]]) -> list[tuple[str, float]]:
+    """CPU microseconds per item of each stage of classify, each timed alone over the same items."""
+    from monitor.classify import classifier, events, lexicon, model
+
+    lx = lexicon.load()
+    lm = model.load()
+    finder = classifier._gazetteer("en")
+    readings = [events.read(lx, t, s) for t, s in items]
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("classify (whole)", lambda: [classify(t, s) for t, s in items]),
+        ("tokenise the segments", lambda: [events.segments_of(t, s) for t, s in items]),
+        ("tokenise + match + context", lambda: [events.read(lx, t, s) for t, s in items]),
+        (
+            "model, headline and lead",
+            lambda: [
+                lm.scores(model.features(r, i)) if lm else None
+                for r in readings
+                for i in range(min(2, len(r.segments)))
+            ],
+        ),
+        (
+            "gazetteer, headline and lead",
+            lambda: [finder.find(sg.text) for r in readings for sg in r.segments[:2]],
+        ),
+    ]
+    out: list[tuple[str, float]] = []
+    for name, step in steps:
+        cpu = time.process_time()
+        step()
+        out.append((name, (time.process_time() - cpu) / len(items) * 1e6))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20000)
+    parser.add_argument(
+        "--stages", action="store_true", help="also time each stage of classify (CPU us per item)"
+    )
     args = parser.parse_args()
 
     def fresh(mode: str) -> tuple[float, float, int]:
@@ -116,6 +152,10 @@ def main() -> int:
         cpu_rate, wall_rate = rate(fn, sample)
         note = "   target >= 10,000" if name == "classifier" else ""
         print(f"  {name:<26}{cpu_rate:>12,.0f}{wall_rate:>14,.0f}{note}")
+    if args.stages:
+        print("  where the time goes (CPU us per item; the stages overlap: matching includes tokenising):")
+        for name, micros in stages(items):
+            print(f"    {name:<32}{micros:>8.1f}")
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     dev = SHARED / "eval" / "dev.jsonl"
