@@ -250,3 +250,13 @@ def test_a_country_that_backs_hosts_or_brokers_inside_a_compound_is_not_a_party(
     assert classify("Syrian-backed militiamen clashed with Lebanese troops in Beirut").pair is None
     c = classify("A Qatari-brokered truce between Armenia and Azerbaijan took hold")
     assert c.pair == Pair.of("AM", "AZ")
+
+
+def test_a_between_clause_far_after_the_event_does_not_take_its_pair() -> None:
+    c = classify(
+        "Iran rejected a US offer to host a summit next month on peace between Armenia and Azerbaijan"
+    )
+    assert c.pair == Pair.of("IR", "US")
+    assert classify("Clashes between Armenia and Azerbaijan erupted on the border").pair == Pair.of(
+        "AM", "AZ"
+    )

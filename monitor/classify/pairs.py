@@ -21,6 +21,7 @@ BETWEEN_WINDOW = 8
 RUBRIC_MAX = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
 RUBRIC_MIN_REST = 3
 MEDIATOR_WINDOW = 3
+BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
 
 
 class Actor(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
@@ -120,9 +121,12 @@ def without_rubric(actors: Sequence[Actor], headline: Segment) -> list[Actor]:
     return list(actors)
 
 
-def _between(actors: Sequence[Actor], cues: Sequence[CueHit], segment: int) -> Attribution | None:
+def _between(
+    actors: Sequence[Actor], cues: Sequence[CueHit], segment: int, reach: int = 10**9
+) -> Attribution | None:
+    """ "between X and Y", the cue starting at token `reach` at the latest."""
     for c in cues:
-        if c.segment != segment or c.cue.kind is not CueKind.BETWEEN:
+        if c.segment != segment or c.cue.kind is not CueKind.BETWEEN or c.first > reach:
             continue
         after = [a for a in actors if a.segment == segment and 0 < a.first - c.last <= BETWEEN_WINDOW]
         for other in after[1:]:
@@ -140,7 +144,9 @@ def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attrib
     in_clause = [a for a in here if lo < a.first < hi]
     if len({a.code for a in in_clause}) >= 2:
         here = in_clause
-    between = _between(here, cues, hit.segment)
+    # "talks between X and Y": the cue right after the phrase (or before it); a "between" further on belongs to
+    # another noun phrase ("rejected a US offer to host a summit ... for peace between X and Y").
+    between = _between(here, cues, hit.segment, hit.last + BETWEEN_REACH)
     if between is not None:
         return between
     before = [a for a in here if a.first < hit.first]
