@@ -38,6 +38,7 @@ decides.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -176,7 +177,13 @@ class Signature:
         return bool(self.keys)
 
 
+@functools.lru_cache(maxsize=1 << 15)
 def signature(title: str, outlet: str | None = None) -> Signature:
+    """The tokens, bigrams and lookup keys of a headline.
+
+    Memoised (a pure function of its arguments, its result immutable): a wire story arrives from many
+    outlets with the same headline, and the stories near a batch are re-read and re-signed each call.
+    """
     tokens = title_tokens(title, outlet)
     shingles = frozenset(f"{a} {b}" for a, b in pairwise(tokens))
     if len(tokens) < MIN_TOKENS:
@@ -186,10 +193,14 @@ def signature(title: str, outlet: str | None = None) -> Signature:
 
 
 def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
-    size = _HASH_VALUES.size
-    hashed = [_HASH_VALUES.unpack(hashlib.blake2b(s.encode(), digest_size=size).digest()) for s in shingles]
-    m = list(map(min, zip(*hashed, strict=True)))
+    m = list(map(min, zip(*map(_shingle_hashes, shingles), strict=True)))
     return tuple([f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS)])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _shingle_hashes(shingle: str) -> tuple[int, ...]:
+    """The BANDS*ROWS 16-bit MinHash values of one bigram (memoised: bigrams recur across headlines)."""
+    return _HASH_VALUES.unpack(hashlib.blake2b(shingle.encode(), digest_size=_HASH_VALUES.size).digest())
 
 
 def similarity(a: Signature, b: Signature) -> float:
