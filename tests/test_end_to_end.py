@@ -138,11 +138,11 @@ notifiers:
   desk-slack: {{type: slack, url_env: E2E_SLACK_URL, timeout: 5s}}
   ops-hook: {{type: webhook, url: '{hook.url}/hook', secret_env: E2E_HOOK_SECRET, timeout: 5s}}
 delivery: {{interval: 1s, backoff_initial: 1s, backoff_max: 2s}}
-# The defaults are tuned for real time (a level is held 30 minutes; an alert reversing the last one's
-# direction waits 6 hours). Left as they are, the de-escalation alert would come hours into the test.
-# Scaled to the test's seconds: a fall of level must still persist min_dwell, and must still be
-# carried by de-escalation news (deescalation_evidence stays at its default): nothing is weakened,
-# only the clock is shortened.
+# The defaults are tuned for real time: a fall of level counts once it has lasted min_dwell (30m), and
+# an alert reversing the last one's direction within reversal_hold (6h) is suppressed. Left as they
+# are, the talks would lower the level silently half an hour into the test and never be reported.
+# Scaled to the test's seconds: the fall must still last min_dwell and must still be carried by
+# de-escalation news (deescalation_evidence, thresholds, hysteresis and half-life keep their defaults).
 alerting:
   min_dwell: 2s
   reversal_hold: 0s
