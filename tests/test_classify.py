@@ -260,3 +260,16 @@ def test_a_between_clause_far_after_the_event_does_not_take_its_pair() -> None:
     assert classify("Clashes between Armenia and Azerbaijan erupted on the border").pair == Pair.of(
         "AM", "AZ"
     )
+
+
+def test_the_source_of_a_trailing_attribution_is_not_a_party() -> None:
+    c = classify(
+        "Vietnamese troops shelled villages in Cambodia overnight, Thai military sources said on Monday"
+    )
+    assert c.pair == Pair.of("KH", "VN")
+    assert classify("Kim Jong Un and Putin plan talks on an arms deal, U.S. officials say").pair == Pair.of(
+        "KP", "RU"
+    )
+    # the speaker of reported speech that goes on is still a party
+    c = classify("Some Ukrainian troops say they are making progress in fighting Russian forces")
+    assert c.pair == Pair.of("RU", "UA")

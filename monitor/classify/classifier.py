@@ -168,7 +168,12 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         if seg.number <= 1 or (deciding is not None and seg.number == deciding.segment):
             for m in finder.find(seg.text):
                 actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
-    found = pairs.parties(pairs.without_rubric(actors, reading.segments[0]), reading.cues)
+    found = pairs.parties(
+        pairs.without_reporters(
+            pairs.without_rubric(actors, reading.segments[0]), reading.segments, reading.cues
+        ),
+        reading.cues,
+    )
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
     two_parties = keep_pairs and len({a.code for a in found}) >= 2

@@ -43,7 +43,7 @@ def render(a: Analysis) -> str:
         note = (
             ""
             if (actor.segment, actor.first) in party_keys
-            else " (not a party: venue, mediator, people or compound)"
+            else " (not a party: venue, mediator, reporter, rubric, people or compound)"
         )
         lines.append(f'  {actor.code} from "{actor.text}" ({actor.kind}, {role}){note}')
     lines.append("Event phrases (intensity x weights = contribution):")

@@ -39,6 +39,7 @@ class CueKind(StrEnum):
     NONSTATE = "nonstate"
     AFFIX = "affix"
     PARTICLE = "particle"
+    REPORT = "report"  # "said", "according to": a trailing attribution names the news source, not a party
 
 
 @dataclass(frozen=True, slots=True)

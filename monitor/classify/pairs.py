@@ -21,6 +21,8 @@ BETWEEN_WINDOW = 8
 RUBRIC_MAX = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
 RUBRIC_MIN_REST = 3
 MEDIATOR_WINDOW = 3
+REPORTER_WINDOW = 4  # content tokens from the comma to the reporter, and from it to "said"
+TRAILING_WORDS = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
 BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
 
 
@@ -106,6 +108,42 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
             kept.append(v)
     kept.sort(key=lambda a: (a.segment, a.first))
     return kept
+
+
+def without_reporters(
+    actors: Sequence[Actor], segments: Sequence[Segment], cues: Sequence[CueHit]
+) -> list[Actor]:
+    """Drop the source of a trailing attribution (", Thai military sources said today", ", according to the US
+    government") when two other parties remain: it names who reports the event, not who takes part in it."""
+    reports = [c for c in cues if c.cue.kind is CueKind.REPORT]
+    if not reports:
+        return list(actors)
+    dropped: set[Actor] = set()
+    for a in actors:
+        words = segments[a.segment].tokens.words
+        comma = next(
+            (p for p in range(a.first - 1, max(-1, a.first - 1 - REPORTER_WINDOW), -1) if words[p] == ","),
+            None,
+        )
+        if comma is None:
+            continue
+        for c in reports:
+            if c.segment != a.segment:
+                continue
+            # ", X said (on Monday)" ends its clause; ", but X troops say they ..." is reported speech instead
+            tail = words[c.last + 1 :]
+            closes = "," in tail[: TRAILING_WORDS + 1] or len(tail) <= TRAILING_WORDS
+            after = (
+                a.last < c.first <= a.last + REPORTER_WINDOW
+                and "," not in words[a.last + 1 : c.first]
+                and closes
+            )
+            before = comma < c.first and c.last < a.first
+            if after or before:
+                dropped.add(a)
+                break
+    kept = [a for a in actors if a not in dropped]
+    return kept if dropped and len({a.code for a in kept}) >= 2 else list(actors)
 
 
 def without_rubric(actors: Sequence[Actor], headline: Segment) -> list[Actor]:
