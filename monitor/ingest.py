@@ -36,6 +36,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Dialect,
+    Float,
     Insert,
     Integer,
     Select,
@@ -53,13 +54,25 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 from monitor.db.models import Feed, Item, Story, StoryKey
 from monitor.db.types import UTCDateTime
 from monitor.dedup import Signature, item_key, same_story, signature, similarity
 from monitor.domain import Entry
 
-__all__ = ["STORY_WINDOW", "FeedEntries", "IngestResult", "ingest_entries", "ingest_many", "item_key"]
+__all__ = [
+    "STORY_WINDOW",
+    "FeedEntries",
+    "IngestResult",
+    "execute_rows",
+    "fetch_rows",
+    "in_list",
+    "ingest_entries",
+    "ingest_many",
+    "item_key",
+    "list_param",
+]
 
 STORY_WINDOW = timedelta(hours=48)  # a copy joins a story first published at most this far from it
 
@@ -109,6 +122,25 @@ class _Statements:
     count_items: Update
 
 
+def in_list(
+    column: ColumnElement[Any], name: str, kind: type[String] | type[Integer], dialect: str
+) -> ColumnElement[bool]:
+    """`column` is one of the values of the list parameter `name` (its value: `list_param`).
+
+    One parameter whatever the list's length, so the statement compiles once: a JSON array read by
+    json_each on SQLite, an array on PostgreSQL.
+    """
+    if dialect == "sqlite":
+        listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
+        return column.in_(select(listed.c.value))
+    return column == any_(bindparam(name, type_=postgresql.ARRAY(kind())))
+
+
+def list_param(dialect: str, values: Iterable[Any]) -> str | list[Any]:
+    """The value of an `in_list` parameter."""
+    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
+
+
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     insert_items: Insert
@@ -129,10 +161,7 @@ def _statements(dialect: str) -> _Statements:
     def among(
         column: ColumnElement[Any], name: str, kind: type[String] | type[Integer]
     ) -> ColumnElement[bool]:
-        if json_keys:
-            listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
-            return column.in_(select(listed.c.value))
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(kind())))
+        return in_list(column, name, kind, dialect)
 
     return _Statements(
         json_keys=json_keys,
@@ -249,11 +278,21 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         positional=positional,
         names=names,
         to_db=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
-        from_db=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+        from_db=tuple(_result_processor(c.type, dialect) for c in columns),
     )
 
 
-def _fetch(conn: Connection, statement: ClauseElement, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    impl = kind.dialect_impl(dialect)
+    if isinstance(impl, Float) and not impl.asdecimal:
+        return None  # the drivers return floats already (and psycopg's processor needs the column's oid)
+    return impl.result_processor(dialect, None)
+
+
+def fetch_rows(
+    conn: Connection, statement: ClauseElement, values: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Execute once on the connection's DB-API cursor; the rows, each column through its type."""
     compiled = _compile(statement, conn.dialect)
     cursor = conn.connection.cursor()
     try:
@@ -263,7 +302,7 @@ def _fetch(conn: Connection, statement: ClauseElement, values: Mapping[str, Any]
         cursor.close()
 
 
-def _run(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
+def execute_rows(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
     """Execute once per row of values (one executemany)."""
     if not rows:
         return
@@ -369,7 +408,7 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
     created = [d for d in drafts if d.id is None]
     _insert_stories(conn, sql, created)
     story_of = {i: d.id for d in drafts for i in d.items}
-    _run(
+    execute_rows(
         conn,
         sql.insert_items,
         [
@@ -389,7 +428,7 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
     )
     grown = [d for d in drafts if d.grown]
     if changed := [d for d in drafts if d.grown or d.earlier]:
-        _run(
+        execute_rows(
             conn,
             sql.update_story,
             [
@@ -404,7 +443,7 @@ def ingest_many(session: Session, batches: Sequence[FeedEntries], now: datetime)
         )
     # items_seen += n in SQL (no unit-of-work flush), and the loaded feeds told the new value.
     new_per_feed = Counter(feed_id for (feed_id, _), _, _ in new)
-    _run(conn, sql.count_items, [{"b_id": f, "b_new": n} for f, n in new_per_feed.items()])
+    execute_rows(conn, sql.count_items, [{"b_id": f, "b_new": n} for f, n in new_per_feed.items()])
     for batch in batches:
         set_committed_value(
             batch.feed, "items_seen", (batch.feed.items_seen or 0) + new_per_feed[batch.feed.id]
@@ -423,12 +462,14 @@ def _stored(
     """The (feed, key) pairs of the batch already stored; their last_seen_at becomes `now`."""
     feeds = sorted({feed_id for feed_id, _ in fresh})
     keys = {key for _, key in fresh}
-    rows = _fetch(conn, sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)})
+    rows = fetch_rows(
+        conn, sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)}
+    )
     stored = {(feed_id, key) for feed_id, key in rows if (feed_id, key) in fresh}
     by_feed: defaultdict[int, list[str]] = defaultdict(list)
     for feed_id, key in stored:
         by_feed[feed_id].append(key)
-    _run(
+    execute_rows(
         conn,
         sql.touch_stored,
         [{"b_feed": f, "b_keys": _key_list(sql, ks), "b_now": now} for f, ks in by_feed.items()],
@@ -498,7 +539,9 @@ def _candidates(
     if not keys:
         return
     low, high = min(times) - STORY_WINDOW, max(times) + STORY_WINDOW
-    rows = _fetch(conn, sql.select_candidates, {"b_keys": _key_list(sql, keys), "b_low": low, "b_high": high})
+    rows = fetch_rows(
+        conn, sql.select_candidates, {"b_keys": _key_list(sql, keys), "b_low": low, "b_high": high}
+    )
     drafts: dict[int, _Draft] = {}
     for story_id, key, created_at, title, first, sources in rows:
         draft = drafts.get(story_id)
@@ -535,9 +578,9 @@ def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft
                 strict=True,
             )
         }
-        for story_id, *content in _fetch(conn, _insert_stories_statement(len(chunk)), values):
+        for story_id, *content in fetch_rows(conn, _insert_stories_statement(len(chunk)), values):
             waiting[tuple(content)].pop().id = story_id
-    _run(
+    execute_rows(
         conn,
         sql.insert_story_keys,
         [

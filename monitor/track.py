@@ -11,19 +11,21 @@ Running track again at the same `now` changes nothing and writes no alert twice.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Insert, Integer, Select, String, Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertPolicy, Decision, Memory, decide, make_alert
 from monitor.db.models import Item, PairState, Story, StoryScore, TensionContribution, TensionPoint
 from monitor.db.types import UTCDateTime
 from monitor.domain import Alert, Direction, Evidence, Level, Pair, PairScore
+from monitor.ingest import execute_rows, fetch_rows, in_list, list_param
 from monitor.tension import (
     Contribution,
     PairTension,
@@ -32,6 +34,7 @@ from monitor.tension import (
     contribution_value,
     decay,
     next_due,
+    restate,
     step,
 )
 
@@ -149,11 +152,11 @@ def track(
         for s in stories
         if s.id in readings or s.source_count > s.scored_sources
     ]
-    if marks:
-        session.execute(_MARK_STORIES, marks)
+    execute_rows(session.connection(), _MARK_STORIES, marks)
 
     judged: list[Judged] = []
     alerts: list[Alert] = []
+    points: list[dict[str, Any]] = []
     due: list[datetime] = []
     keys = list(wanted)
     if idle_until is not None and now < idle_until:
@@ -168,12 +171,17 @@ def track(
             session.add(row)
         state, memory = _load(row)
         contributions = per_pair.get(key, [])
-        pending = next_due(state, settings.tension)
+        pending = _earliest(next_due(state, settings.tension), memory.held_until)
         if not contributions and row.updated_at is not None and (pending is None or pending > now):
             if pending is not None:
                 due.append(pending)
             continue  # nothing can change: decay is applied lazily at the next step
         state, transitions = step(pair, state, contributions, now, settings.tension)
+        if memory.held_until is not None and memory.held_until <= now:
+            memory = replace(memory, held_until=None)
+            if not transitions:  # a held reversal comes due: judge it against the level now
+                again = restate(pair, state, memory.level, now, settings.tension)
+                transitions = (again,) if again is not None else ()
         for t in transitions:
             decision = decide(t, memory, settings.policy)
             memory = decision.memory
@@ -188,14 +196,19 @@ def track(
                 row.last_alert_direction = alert.direction.value
         _store(row, state, memory)
         if contributions or transitions:
-            session.add(
-                TensionPoint(
-                    pair=key, at=now, tension=state.tension, baseline=state.baseline, level=int(state.level)
-                )
+            points.append(
+                {
+                    "v_pair": key,
+                    "v_at": now,
+                    "v_tension": state.tension,
+                    "v_baseline": state.baseline,
+                    "v_level": int(state.level),
+                }
             )
-        pending = next_due(state, settings.tension)
+        pending = _earliest(next_due(state, settings.tension), memory.held_until)
         if pending is not None:
             due.append(pending)
+    execute_rows(session.connection(), _INSERT_POINTS, points)
     session.flush()
     return TrackResult(
         classified=classified,
@@ -232,20 +245,67 @@ _STORY_COLUMNS = select(
     Story.scored_sources,
 ).order_by(Story.id)
 # Built once: SQLAlchemy caches the compiled form, the per-slice cost is only the round trip.
-_STORIES_BY_ID = _STORY_COLUMNS.where(Story.id.in_(bindparam("ids", expanding=True)))
 _STORIES_TO_DO = _STORY_COLUMNS.where(
     or_(Story.classified_at.is_(None), Story.source_count > Story.scored_sources)
 )
+_scores = cast(Table, StoryScore.__table__)
+_contributions = cast(Table, TensionContribution.__table__)
+_points = cast(Table, TensionPoint.__table__)
+
+
+def _inserting(table: Table, columns: Sequence[str]) -> Insert:
+    return insert(table).values({c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns})
+
+
+_INSERT_SCORES = _inserting(
+    _scores, ("story_id", "pair", "rank", "direction", "score", "confidence", "evidence")
+)
+_INSERT_CONTRIBUTIONS = _inserting(_contributions, ("pair", "story_id", "at", "value"))
+_INSERT_POINTS = _inserting(_points, ("pair", "at", "tension", "baseline", "level"))
+
+
+@dataclass(frozen=True, slots=True)
+class _ByList:
+    """The statements that take a list of ids or pairs as one parameter (their form depends on the
+    database: see monitor.ingest.in_list)."""
+
+    stories: Select[Any]
+    scores: Select[Any]
+
+
+@functools.cache
+def _by_list(dialect: str) -> _ByList:
+    return _ByList(
+        stories=_STORY_COLUMNS.where(in_list(_stories.c.id, "ids", Integer, dialect)),
+        scores=select(
+            _scores.c.story_id,
+            _scores.c.pair,
+            _scores.c.direction,
+            _scores.c.score,
+            _scores.c.confidence,
+            _scores.c.evidence,
+        ).where(
+            in_list(_scores.c.story_id, "ids", Integer, dialect),
+            in_list(_scores.c.pair, "pairs", String, dialect),
+        ),
+    )
+
+
 _PAIR_STATES = select(PairState).where(PairState.pair.in_(bindparam("pairs", expanding=True)))
 
 
 def _candidates(session: Session, story_ids: Collection[int] | None) -> list[_Story]:
+    rows: Iterable[Sequence[Any]]
     if story_ids is None:
         rows = session.execute(_STORIES_TO_DO)
     elif not story_ids:
         return []
     else:
-        rows = session.execute(_STORIES_BY_ID, {"ids": list(story_ids)})
+        # On the DB-API cursor (monitor.ingest): a few statements per replay slice, where SQLAlchemy's
+        # per-execution work cost more than the database's.
+        conn = session.connection()
+        dialect = conn.dialect.name
+        rows = fetch_rows(conn, _by_list(dialect).stories, {"ids": list_param(dialect, sorted(story_ids))})
     return [
         _Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), r[6] is not None, r[7]) for r in rows
     ]
@@ -267,18 +327,17 @@ def _classify(
             by_pair[ps.pair.key] = ps
             score_rows.append(
                 {
-                    "story_id": story.id,
-                    "pair": ps.pair.key,
-                    "rank": rank,
-                    "direction": ps.direction.value,
-                    "score": float(ps.score),
-                    "confidence": float(ps.confidence),
-                    "evidence": list(ps.evidence),
+                    "v_story_id": story.id,
+                    "v_pair": ps.pair.key,
+                    "v_rank": rank,
+                    "v_direction": ps.direction.value,
+                    "v_score": float(ps.score),
+                    "v_confidence": float(ps.confidence),
+                    "v_evidence": list(ps.evidence),
                 }
             )
         readings[story.id] = by_pair
-    if score_rows:
-        session.execute(insert(StoryScore), score_rows)
+    execute_rows(session.connection(), _INSERT_SCORES, score_rows)
     return len(readings), readings
 
 
@@ -286,14 +345,18 @@ def _stored_scores(
     session: Session, story_ids: list[int], wanted: Mapping[str, Pair]
 ) -> dict[int, dict[str, PairScore]]:
     out: dict[int, dict[str, PairScore]] = defaultdict(dict)
-    query = select(StoryScore).where(StoryScore.story_id.in_(story_ids), StoryScore.pair.in_(list(wanted)))
-    for row in session.scalars(query):
-        out[row.story_id][row.pair] = PairScore(
-            pair=wanted[row.pair],
-            direction=Direction(row.direction),
-            score=row.score,
-            confidence=row.confidence,
-            evidence=tuple(row.evidence or ()),
+    conn = session.connection()
+    dialect = conn.dialect.name
+    values = {"ids": list_param(dialect, story_ids), "pairs": list_param(dialect, wanted)}
+    for sid, key, direction, score, confidence, evidence in fetch_rows(
+        conn, _by_list(dialect).scores, values
+    ):
+        out[sid][key] = PairScore(
+            pair=wanted[key],
+            direction=Direction(direction),
+            score=score,
+            confidence=confidence,
+            evidence=tuple(evidence or ()),
         )
     return out
 
@@ -335,7 +398,7 @@ def _contribute(
     for (key, sid), (value, at) in values.items():
         old = existing.get((key, sid))
         if old is None:
-            new_rows.append({"pair": key, "story_id": sid, "at": at, "value": value})
+            new_rows.append({"v_pair": key, "v_story_id": sid, "v_at": at, "v_value": value})
             delta = value
         else:
             delta = value - old[1]
@@ -343,14 +406,17 @@ def _contribute(
                 continue
             raised.append({"id": old[0], "value": value})
         per_pair[key].append(Contribution(story_id=sid, at=at, value=delta))
-    if new_rows:
-        session.execute(insert(TensionContribution), new_rows)
+    execute_rows(session.connection(), _INSERT_CONTRIBUTIONS, new_rows)
     if raised:
         session.execute(update(TensionContribution), raised)
     return per_pair
 
 
 # --------------------------------------------------------------------------- pair state rows
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -379,6 +445,7 @@ def _load(row: PairState) -> tuple[PairTension, Memory]:
         at=row.last_alert_at,
         direction=Direction(row.last_alert_direction) if row.last_alert_direction else None,
         tension=float(extra.get("told_tension", 0.0)),
+        held_until=_dt(extra.get("held_until")),
     )
     return state, memory
 
@@ -400,6 +467,7 @@ def _store(row: PairState, state: PairTension, memory: Memory) -> None:
         "quiet_since": state.quiet_since.isoformat() if state.quiet_since else None,
         "told": int(memory.level),
         "told_tension": memory.tension,
+        "held_until": memory.held_until.isoformat() if memory.held_until else None,
     }
 
 
