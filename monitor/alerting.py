@@ -12,6 +12,8 @@ back is not news again:
   evidence window, and only below the last alerted level; a fall by decay alone is suppressed;
 - a reversal (an escalation right after a de-escalation alert, or the other way round) waits
   `reversal_hold` after that alert, so mixed news (strikes and talks the same day) does not flap;
+  it is deferred, not dropped: `Memory.held_until` says when the tracker judges the pair again
+  (tension.restate) against the level and evidence of that moment;
 - quiet (calm and quiet for the quiet period after a non-calm spell): "back to calm" when `back_to_calm` is on
   and the analyst's picture is not calm yet; either way the picture becomes calm.
 """
@@ -19,7 +21,7 @@ back is not news again:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.domain import Alert, AlertReason, Direction, Evidence, Level, Pair
@@ -44,6 +46,7 @@ class Memory:
     at: datetime | None = None
     direction: Direction | None = None
     tension: float = 0.0
+    held_until: datetime | None = None  # an alert held back by the reversal hold is judged again then
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,10 +79,12 @@ def decide(transition: Transition, memory: Memory, policy: AlertPolicy) -> Decis
         if hold and memory.at is not None and last is not None and last is not direction:
             since = t.at - memory.at
             if since < policy.reversal_hold:
+                until = memory.at + policy.reversal_hold
                 return suppress(
                     direction,
                     f"reverses the last alert ({last.value}) of {_ago(since)} ago "
-                    f"(reversal hold {_ago(policy.reversal_hold)})",
+                    f"(reversal hold {_ago(policy.reversal_hold)}; judged again then)",
+                    replace(memory, held_until=until),
                 )
         new_memory = Memory(level=t.new_level, at=t.at, direction=direction, tension=t.tension)
         return Decision(

@@ -306,6 +306,29 @@ def _quiet_bound(scale: float, settings: TensionSettings) -> float:
     return settings.thresholds[0] * scale * (1.0 - settings.hysteresis) / 2.0
 
 
+def restate(
+    pair: Pair, state: PairTension, told: Level, now: datetime, settings: TensionSettings
+) -> Transition | None:
+    """A level Transition from what the analyst was last told to the pair's level now, or None when
+    they agree. Used when an alert held back (a quick reversal) comes due: it is judged afresh
+    against the level and the evidence of that moment, so it is deferred, never dropped."""
+    if state.level == told:
+        return None
+    return Transition(
+        pair=pair,
+        change=Change.LEVEL,
+        at=now,
+        old_level=told,
+        new_level=state.level,
+        tension=state.tension,
+        previous_tension=state.tension,
+        baseline=state.baseline,
+        rise=state.rise,
+        relief=state.relief,
+        scale=noise_scale(state.baseline, settings.thresholds[0]),
+    )
+
+
 def next_due(state: PairTension, settings: TensionSettings) -> datetime | None:
     """The earliest time at which `step` could emit a Transition without new contributions.
 

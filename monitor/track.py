@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -34,6 +34,7 @@ from monitor.tension import (
     contribution_value,
     decay,
     next_due,
+    restate,
     step,
 )
 
@@ -170,12 +171,17 @@ def track(
             session.add(row)
         state, memory = _load(row)
         contributions = per_pair.get(key, [])
-        pending = next_due(state, settings.tension)
+        pending = _earliest(next_due(state, settings.tension), memory.held_until)
         if not contributions and row.updated_at is not None and (pending is None or pending > now):
             if pending is not None:
                 due.append(pending)
             continue  # nothing can change: decay is applied lazily at the next step
         state, transitions = step(pair, state, contributions, now, settings.tension)
+        if memory.held_until is not None and memory.held_until <= now:
+            memory = replace(memory, held_until=None)
+            if not transitions:  # a held reversal comes due: judge it against the level now
+                again = restate(pair, state, memory.level, now, settings.tension)
+                transitions = (again,) if again is not None else ()
         for t in transitions:
             decision = decide(t, memory, settings.policy)
             memory = decision.memory
@@ -199,7 +205,7 @@ def track(
                     "v_level": int(state.level),
                 }
             )
-        pending = next_due(state, settings.tension)
+        pending = _earliest(next_due(state, settings.tension), memory.held_until)
         if pending is not None:
             due.append(pending)
     execute_rows(session.connection(), _INSERT_POINTS, points)
@@ -409,6 +415,10 @@ def _contribute(
 # --------------------------------------------------------------------------- pair state rows
 
 
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
+
+
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -435,6 +445,7 @@ def _load(row: PairState) -> tuple[PairTension, Memory]:
         at=row.last_alert_at,
         direction=Direction(row.last_alert_direction) if row.last_alert_direction else None,
         tension=float(extra.get("told_tension", 0.0)),
+        held_until=_dt(extra.get("held_until")),
     )
     return state, memory
 
@@ -456,6 +467,7 @@ def _store(row: PairState, state: PairTension, memory: Memory) -> None:
         "quiet_since": state.quiet_since.isoformat() if state.quiet_since else None,
         "told": int(memory.level),
         "told_tension": memory.tension,
+        "held_until": memory.held_until.isoformat() if memory.held_until else None,
     }
 
 

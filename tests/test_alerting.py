@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerting import AlertPolicy, Memory, alert_uid, decide, make_alert
@@ -96,7 +97,7 @@ def test_a_reversal_right_after_an_alert_waits_the_reversal_hold() -> None:
     soon = decide(tr(Change.LEVEL, Level.CALM, Level.ELEVATED, at=T0 + timedelta(minutes=30)), told, P)
     later = decide(tr(Change.LEVEL, Level.CALM, Level.ELEVATED, at=T0 + timedelta(hours=6)), told, P)
     assert not soon.fires and "reverses the last alert" in soon.why
-    assert soon.memory == told
+    assert soon.memory == replace(told, held_until=T0 + P.reversal_hold)  # judged again then
     assert later.reason is AlertReason.FIRST
 
 
@@ -164,3 +165,24 @@ def test_a_burst_of_items_about_one_shift_gives_one_alert() -> None:
         (AlertReason.FIRST, Level.ELEVATED),
         (AlertReason.ESCALATED, Level.CRITICAL),
     ]
+
+
+def test_a_held_reversal_records_when_to_judge_it_again() -> None:
+    told_at = datetime(2024, 1, 16, 18, 0, tzinfo=UTC)
+    memory = Memory(level=Level.HIGH, at=told_at, direction=Direction.ESCALATION, tension=30.0)
+    fall = Transition(
+        pair=Pair.of("IR", "PK"),
+        change=Change.LEVEL,
+        at=told_at + timedelta(hours=2),
+        old_level=Level.HIGH,
+        new_level=Level.CALM,
+        tension=3.0,
+        previous_tension=30.0,
+        baseline=0.0,
+        rise=0.0,
+        relief=25.0,
+    )
+    decision = decide(fall, memory, AlertPolicy(reversal_hold=timedelta(hours=6)))
+    assert not decision.fires
+    assert decision.memory.held_until == told_at + timedelta(hours=6)
+    assert decision.memory.level == Level.HIGH  # the analyst still believes "high"

@@ -239,3 +239,43 @@ def test_unconfigured_pairs_are_scored_but_not_tracked(db: Database) -> None:
     assert result.alerts == ()
     assert count(db, StoryScore) == 1
     assert count(db, TensionContribution) == 0
+
+
+def test_a_de_escalation_held_by_the_reversal_hold_is_sent_when_the_hold_ends(db: Database) -> None:
+    talks = "Iran and Pakistan agree to de-escalate and return ambassadors"
+
+    def classifier(title: str, summary: str) -> Reading:
+        if title == talks:
+            reading = PairScore(
+                pair=IR_PK,
+                direction=Direction.DE_ESCALATION,
+                score=-10.0,
+                confidence=0.9,
+                evidence=("agree",),
+            )
+            return Reading(pairs=(reading,))
+        return fake_classifier(title, summary)
+
+    add_story(db, "Iran strikes militant bases inside Pakistan", ["Al Jazeera", "NYT World"])
+    with db.session() as s:
+        first = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=5))
+    assert [a.direction for a in first.alerts] == [Direction.ESCALATION]
+
+    add_story(db, talks, ["Al Jazeera", "NYT World", "Dawn"], at=T0 + timedelta(hours=1))
+    held = []
+    for minutes in (60, 95, 180):  # the level falls after its dwell, inside the 6 h reversal hold
+        with db.session() as s:
+            result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=minutes))
+        assert result.alerts == ()
+        held += [j.decision.why for j in result.judged]
+    assert any("reversal hold" in why for why in held), held
+    assert count(db, AlertRow) == 1
+
+    with db.session() as s:
+        result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=6, minutes=10))
+    assert [(a.direction, a.reason, a.previous_level, a.level) for a in result.alerts] == [
+        (Direction.DE_ESCALATION, AlertReason.DE_ESCALATED, Level.ELEVATED, Level.CALM)
+    ]
+    with db.session() as s:
+        again = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=7))
+    assert again.alerts == () and count(db, AlertRow) == 2
