@@ -64,7 +64,7 @@ def test_test_alert_reports_each_notifier(
     assert "ops-hook    failed (permanent): ops-hook: HTTP 404 no such hook" in out
     assert SLACK_PATH not in out and HOOK_SECRET not in out
     [mail] = smtp_receiver.received()
-    assert mail.parsed()["Subject"].startswith("[TEST] [ESCALATION] Iran–Pakistan")
+    assert mail.parsed()["Subject"].startswith("[TEST] [ESCALATION] Pakistan–Iran")  # as the config writes it
     assert http_receiver.received()[0].json()["text"].startswith("[TEST] [ESCALATION]")
     assert http_receiver2.received()[0].json()["test"] is True
 
