@@ -138,7 +138,7 @@ def test_status_shows_pairs_notifiers_failures_and_feeds(
     assert main(["status", "--config", str(config_file)]) == 0
     out = " ".join(capsys.readouterr().out.split(" "))  # one space between columns, lines kept
     out = "\n".join(" ".join(line.split()) for line in out.splitlines())
-    assert "IR-PK Iran–Pakistan high 6.40" in out
+    assert "IR-PK Pakistan–Iran high 6.40" in out  # the pair as the config writes it
     assert "escalation elevated -> high (escalated)" in out
     assert "desk-email email 2026-05-07T12:00:00Z" in out
     assert "ops-hook webhook never" in out and "ops-hook: HTTP 404" in out

@@ -97,7 +97,8 @@ def status(args: argparse.Namespace) -> int:
 def status_report(session: Session, config: Config) -> dict[str, Any]:
     states = {s.pair: s for s in session.scalars(select(PairState))}
     pairs = []
-    for pair in config.pair_list():
+    for pc in config.pairs:
+        pair = pc.pair
         state = states.get(pair.key)
         last = session.scalars(
             select(AlertRow).where(AlertRow.pair == pair.key).order_by(AlertRow.at.desc(), AlertRow.id.desc())
@@ -105,7 +106,7 @@ def status_report(session: Session, config: Config) -> dict[str, Any]:
         pairs.append(
             {
                 "pair": pair.key,
-                "title": pair_title(pair),
+                "title": pair_title(pair, pc.written),
                 "level": Level(state.level).label if state else Level.CALM.label,
                 "tension": round(state.tension, 2) if state else 0.0,
                 "updated_at": iso(state.updated_at) if state else None,
