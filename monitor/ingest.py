@@ -248,6 +248,13 @@ class _Compiled:
     def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters for each row: converted column by column, each distinct value once
         (a story's time serves its eleven keys, `now` every item)."""
+        if len(rows) == 1:  # one execution (a lookup, a multi-row INSERT): no repeats to share
+            row = rows[0]
+            values = [
+                row[name] if fn is None or row[name] is None else fn(row[name])
+                for name, fn in zip(self.names, self.to_db, strict=True)
+            ]
+            return [tuple(values) if self.positional else dict(zip(self.names, values, strict=True))]
         columns = [
             _converted([row[name] for row in rows], fn)
             for name, fn in zip(self.names, self.to_db, strict=True)
