@@ -177,7 +177,7 @@ class Signature:
         return bool(self.keys)
 
 
-@functools.lru_cache(maxsize=1 << 15)
+@functools.lru_cache(maxsize=4096)
 def signature(title: str, outlet: str | None = None) -> Signature:
     """The tokens, bigrams and lookup keys of a headline.
 
@@ -197,7 +197,7 @@ def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
     return tuple([f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS)])
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=8192)
 def _shingle_hashes(shingle: str) -> tuple[int, ...]:
     """The BANDS*ROWS 16-bit MinHash values of one bigram (memoised: bigrams recur across headlines)."""
     return _HASH_VALUES.unpack(hashlib.blake2b(shingle.encode(), digest_size=_HASH_VALUES.size).digest())
