@@ -27,6 +27,13 @@ def _add(
     return parser
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monitor",
@@ -57,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "items", "data:items", "list stored items, newest first", common)
     p.add_argument("--since", help="only items published at or after this ISO 8601 time")
-    p.add_argument("--limit", type=int, default=50, help="at most N items (default 50)")
+    p.add_argument("--limit", type=_at_least_one, default=50, help="at most N items (default 50)")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
 
     p = _add(sub, "feeds", "data:feeds", "show the health of each feed", common)
@@ -98,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "alerts", "alerts:alerts", "past alerts with their deliveries", common)
     p.add_argument("--pair", help="only this pair, like PK-IR")
-    p.add_argument("--limit", type=int, default=50, help="at most N alerts (default 50)")
+    p.add_argument("--limit", type=_at_least_one, default=50, help="at most N alerts (default 50)")
     p.add_argument("--format", choices=["table", "jsonl"], default="table")
     return parser
 

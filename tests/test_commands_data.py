@@ -202,3 +202,10 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     assert status == 1
     assert len(err.strip().splitlines()) == 1
     assert "s3cret" not in err and "127.0.0.1:9" in err
+
+
+def test_a_limit_below_one_is_refused_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["items", "--limit", "0"])
+    assert exit_info.value.code == 2
+    assert "argument --limit: must be at least 1, got 0" in capsys.readouterr().err

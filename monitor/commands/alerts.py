@@ -263,9 +263,6 @@ def alerts(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"alerts: --pair: {exc}", file=sys.stderr)
             return 1
-    if args.limit < 1:
-        print(f"alerts: --limit must be at least 1, got {args.limit}", file=sys.stderr)
-        return 1
     app = load_app(args)
     if app is None:
         return 1

@@ -30,9 +30,6 @@ def items(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
-    if args.limit < 1:
-        print(f"items: --limit must be at least 1, got {args.limit}", file=sys.stderr)
-        return 1
     app = load_app(args)
     if app is None:
         return 1
