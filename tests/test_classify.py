@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import Classification, analyse, classify
+from monitor.classify import Classification, analyse, classify, model
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
 from monitor.classify.text import _split_slow, sentences, split
@@ -16,6 +16,28 @@ from monitor.domain import Direction, Pair
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "pakistan-iran-2024-01-19.txt"
 ESC, DEESC, NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
+HEADLINE_WORDS = [
+    "Iran",
+    "Pakistan",
+    "not",
+    "strikes",
+    "agree",
+    "after",
+    "in",
+    "Doha",
+    "between",
+    "and",
+    ",",
+    "last week",
+    "talks",
+    "wickets",
+    "recalls ambassador",
+    "may",
+    "Hamas",
+    "the",
+    ".",
+    "'s",
+]
 
 
 def test_it_reads_an_ambassador_recall_as_escalation_between_the_two_states() -> None:
@@ -162,35 +184,7 @@ def test_it_never_crashes_on_arbitrary_unicode(title: str, summary: str) -> None
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(
-            [
-                "Iran",
-                "Pakistan",
-                "not",
-                "strikes",
-                "agree",
-                "after",
-                "in",
-                "Doha",
-                "between",
-                "and",
-                ",",
-                "last week",
-                "talks",
-                "wickets",
-                "recalls ambassador",
-                "may",
-                "Hamas",
-                "the",
-                ".",
-                "'s",
-            ]
-        ),
-        max_size=25,
-    )
-)
+@given(st.lists(st.sampled_from(HEADLINE_WORDS), max_size=25))
 def test_it_returns_valid_output_on_headline_like_noise(words: list[str]) -> None:
     _valid(classify(" ".join(words)))
 
@@ -273,3 +267,16 @@ def test_the_source_of_a_trailing_attribution_is_not_a_party() -> None:
     # the speaker of reported speech that goes on is still a party
     c = classify("Some Ukrainian troops say they are making progress in fighting Russian forces")
     assert c.pair == Pair.of("RU", "UA")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(HEADLINE_WORDS), min_size=1, max_size=25).map(" ".join),
+    st.lists(st.sampled_from(HEADLINE_WORDS), max_size=40).map(" ".join),
+)
+def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str, summary: str) -> None:
+    lm = model.load()
+    assert lm is not None
+    reading = analyse(title, summary + ".").reading
+    for seg in reading.segments[:2]:
+        assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))

@@ -132,7 +132,7 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
             weight = seg.weight
             if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
                 weight *= QUIET_LEAD_FACTOR
-            seg_scores = lm.scores(model.features(reading, seg.number))
+            seg_scores = lm.segment_scores(reading, seg.number)
             combined = [c + weight * s for c, s in zip(combined, seg_scores, strict=True)]
             total += weight
         p = model.softmax([c / total for c in combined] if total else lm.bias_scores())

@@ -151,6 +151,13 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
     """Non-overlapping matches, longest first, then in text order."""
     if len(found) <= 1:
         return found
+    previous = -1
+    for first, last, _ in found:  # the usual case: already in text order and disjoint, nothing to resolve
+        if first <= previous:
+            break
+        previous = last
+    else:
+        return found
     taken: set[int] = set()
     kept: list[tuple[int, int, T]] = []
     for first, last, value in sorted(found, key=lambda m: (m[0] - m[1], m[0])):

@@ -11,7 +11,7 @@ import functools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from monitor.classify.events import Reading
@@ -34,18 +34,40 @@ class LinearModel:
     weights: Mapping[str, tuple[float, float, float]]
     bias: tuple[float, float, float]
     prior: float = PRIOR_WEIGHT
+    # The bigram rows again, keyed by the pair of words: scoring a sentence then needs no "a b" strings.
+    bigrams: Mapping[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
         """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
         get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
-        for k in SCALED:  # ... then the few real-valued ones corrected
+        self._correct(rows, features)
+        return [sum(col) for col in zip(*rows, strict=True)]
+
+    def segment_scores(self, reading: Reading, segment: int) -> list[float]:
+        """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
+        without building the n-gram strings and the feature dict: the classifier's hot path."""
+        grams = reading.segments[segment].tokens.grams
+        lexical = lexical_features(reading, segment)
+        get = self.weights.get
+        rows: list[tuple[float, float, float]] = [self.bias, _prior(lexical, self.prior)]
+        rows.extend(filter(None, map(get, dict.fromkeys(grams))))
+        rows.extend(
+            filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
+        )
+        rows.extend(filter(None, map(get, lexical)))
+        self._correct(rows, lexical)
+        return [sum(col) for col in zip(*rows, strict=True)]
+
+    def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
+        """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
+        get = self.weights.get
+        for k in SCALED:
             v = features.get(k)
             w = get(k)
             if v is not None and w is not None and v != 1.0:
                 rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
-        return [sum(col) for col in zip(*rows, strict=True)]
 
     def bias_scores(self) -> list[float]:
         return list(self.bias)
@@ -83,7 +105,13 @@ def features(reading: Reading, segment: int = 0) -> dict[str, float]:
     grams = reading.segments[segment].tokens.grams
     feats: dict[str, float] = dict.fromkeys(grams, 1.0)
     feats.update(dict.fromkeys(map(" ".join, zip(("<s>", *grams), grams, strict=False)), 1.0))
-    feats["lex:bias"] = 1.0
+    feats.update(lexical_features(reading, segment))
+    return feats
+
+
+def lexical_features(reading: Reading, segment: int = 0) -> dict[str, float]:
+    """The lexicon's reading of one segment as features: phrase roots by context, the net, the dominant root."""
+    feats: dict[str, float] = {"lex:bias": 1.0}
     esc = dee = 0.0
     best = None
     for h in reading.hits:
@@ -127,7 +155,10 @@ def parse(text: str, name: str) -> LinearModel:
         weights = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in data["weights"].items()}
         b = data["bias"]
         prior = float(data.get("prior", PRIOR_WEIGHT))
-        return LinearModel(str(data["version"]), weights, (float(b[0]), float(b[1]), float(b[2])), prior)
+        bigrams = {(k.split(" ")[0], k.split(" ")[1]): w for k, w in weights.items() if k.count(" ") == 1}
+        return LinearModel(
+            str(data["version"]), weights, (float(b[0]), float(b[1]), float(b[2])), prior, bigrams
+        )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelError(f"{name}: malformed model file ({exc})") from exc
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from itertools import accumulate, compress
+from itertools import accumulate, compress, filterfalse, repeat
 from typing import NamedTuple
 
 _TOKEN = re.compile(r"\w+(?:[-'’.]\w+)*|[,;:()]", re.UNICODE)
@@ -43,6 +43,7 @@ FILLERS = frozenset(
     ]
 )
 PUNCTUATION = frozenset(",;:()")
+_KEEP = dict.fromkeys(FILLERS, False)  # _KEEP.get(word, True): the filler mask computed in C by map()
 
 
 class Words(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
@@ -79,12 +80,12 @@ def split(text: str) -> Words:
     tokens = pieces[1::2]
     if "'" in lowered or "’" in lowered or "cannot" in lowered:
         tokens = [_normal(w) if "'" in w or "’" in w or w == "cannot" else w for w in tokens]
-    keep = [w not in FILLERS for w in tokens]
+    keep = list(map(_KEEP.get, tokens, repeat(True)))
     return Words(
         tuple(compress(tokens, keep)),
         tuple(compress(bounds[0::2], keep)),
         tuple(compress(bounds[1::2], keep)),
-        tuple(w for w in tokens if w not in PUNCTUATION),
+        tuple(filterfalse(PUNCTUATION.__contains__, tokens)),
     )
 
 
