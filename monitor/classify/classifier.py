@@ -124,22 +124,20 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
     lm = model.load(lang)
     probabilities: tuple[float, float, float] | None = None
     if lm is not None:
-        combined = [0.0, 0.0, 0.0]
-        total = 0.0
+        c0 = c1 = c2 = total = 0.0
         for seg in reading.segments[:2]:
             if not seg.words:
                 continue
             weight = seg.weight
             if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
                 weight *= QUIET_LEAD_FACTOR
-            seg_scores = lm.segment_scores(reading, seg.number)
-            combined = [c + weight * s for c, s in zip(combined, seg_scores, strict=True)]
+            s0, s1, s2 = lm.segment_scores(reading, seg.number)
+            c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
             total += weight
-        p = model.softmax([c / total for c in combined] if total else lm.bias_scores())
+        p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
         probabilities = (p[0], p[1], p[2])
-        best = max(range(3), key=lambda k: p[k])
-        event_direction = model.CLASSES[best]
-        confidence = p[best]
+        confidence = max(p)
+        event_direction = model.CLASSES[p.index(confidence)]
     else:
         event_direction = lexicon_direction
         confidence = (

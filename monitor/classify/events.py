@@ -4,6 +4,7 @@ clauses and discourse position weigh them. Pure functions over one item's text."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 from typing import NamedTuple, TypeVar
 
 from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
@@ -172,7 +173,8 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
 
 def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
     """Token indices that end a clause: punctuation and break words."""
-    found = {i for i, w in enumerate(seg.words) if w in PUNCTUATION}
+    words = seg.words
+    found = set(compress(range(len(words)), map(PUNCTUATION.__contains__, words)))
     found.update(c.first for c in cues if c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE))
     return frozenset(found)
 
