@@ -280,3 +280,9 @@ def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str
     reading = analyse(title, summary + ".").reading
     for seg in reading.segments[:2]:
         assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))
+
+
+@given(st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.floats(0.5, 5.0))
+def test_the_inference_prior_is_the_one_the_trainer_uses(esc: float, dee: float, weight: float) -> None:
+    feats = {"lex:esc": esc, "lex:dee": dee}
+    assert model._prior(feats, weight) == tuple(model.lexicon_prior(feats, weight))

@@ -43,7 +43,7 @@ class LinearModel:
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
         self._correct(rows, features)
-        return [sum(col) for col in zip(*rows, strict=True)]
+        return list(map(sum, zip(*rows, strict=True)))
 
     def segment_scores(self, reading: Reading, segment: int) -> list[float]:
         """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
@@ -58,7 +58,7 @@ class LinearModel:
         )
         rows.extend(filter(None, map(get, lexical)))
         self._correct(rows, lexical)
-        return [sum(col) for col in zip(*rows, strict=True)]
+        return list(map(sum, zip(*rows, strict=True)))
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
@@ -77,8 +77,10 @@ class LinearModel:
 
 
 def _prior(features: Mapping[str, float], weight: float) -> tuple[float, float, float]:
-    p = lexicon_prior(features, weight)
-    return (p[0], p[1], p[2])
+    """`lexicon_prior` as a row, without the calls of max and min (it runs for every sentence scored)."""
+    net = features.get("lex:esc", 0.0) - features.get("lex:dee", 0.0)
+    net = 1.0 if net > 1.0 else -1.0 if net < -1.0 else net
+    return (weight * net if net > 0.0 else 0.0, weight * -net if net < 0.0 else 0.0, 0.0)
 
 
 def lexicon_prior(features: Mapping[str, float], weight: float = PRIOR_WEIGHT) -> list[float]:

@@ -8,6 +8,7 @@ Doha") and mediators ("brokered by Qatar") are not parties. Never simply the fir
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -56,11 +57,15 @@ def place(
     if index < len(words.words):
         token = words.words[index]
         if token != text.lower():
-            compound = any(
-                (a.endswith("-") and token.startswith(a)) or (a.startswith("-") and token.endswith(a))
-                for a in affixes
-            )
+            prefixes, suffixes = _affix_ends(tuple(affixes))
+            compound = token.startswith(prefixes) or token.endswith(suffixes)
     return Actor(code, text, kind, segment.number, index, last, compound)
+
+
+@functools.lru_cache(maxsize=8)
+def _affix_ends(affixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """("anti-", "-made") -> prefixes ("anti-",) and suffixes ("-made",), for str.startswith/endswith in C."""
+    return tuple(a for a in affixes if a.endswith("-")), tuple(a for a in affixes if a.startswith("-"))
 
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
