@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from monitor.db.models import Feed
 from monitor.db.session import Database
 from monitor.domain import Alert, Entry
-from monitor.track import Classifier, Router, TrackSettings, track
+from monitor.track import Classifier, PairStates, Router, TrackSettings, track
 
 MAX_FEED_NAME = 200
 
@@ -192,11 +192,14 @@ def replay(
     due: datetime | None = None  # None until the first full pass has loaded every pair
     last_tick = origin
     session = db.sessions()
+    states = PairStates()  # nothing else writes meanwhile: each pair's row is read once
     pending = 0
 
     def run_track(at: datetime, story_ids: Collection[int]) -> None:
         nonlocal due, last_tick
-        result = track(session, settings, classifier, router, at, story_ids=story_ids, idle_until=due)
+        result = track(
+            session, settings, classifier, router, at, story_ids=story_ids, idle_until=due, states=states
+        )
         due, last_tick = result.next_due or FOREVER, at
         for alert in result.alerts:
             report.alerts.append(alert)

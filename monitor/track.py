@@ -7,6 +7,12 @@ their tension points, and every alert with its pending deliveries together, or n
 A story is counted once per pair however many outlets carry it; when its outlet count grows later,
 its contribution grows by the corroboration delta (Story.scored_sources remembers what was counted).
 Running track again at the same `now` changes nothing and writes no alert twice.
+
+Every statement runs on the session connection's DB-API cursor (monitor.ingest's fetch_rows and
+execute_rows: compiled once per dialect, values through the column types' own processors), so a call
+costs a handful of round trips and no ORM work. A caller that is the database's only writer (a
+replay) may keep the pairs' states between calls in a `PairStates`: each pair_states row is then read
+once and only written after.
 """
 
 from __future__ import annotations
@@ -18,7 +24,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Insert, Integer, Select, String, Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertPolicy, Decision, Memory, decide, make_alert
@@ -119,6 +139,19 @@ def _default_enqueue(session: Session, alert: Alert, notifiers: Sequence[str], n
     return enqueue_alert(session, alert, notifiers, now)
 
 
+class PairStates:
+    """The pairs' states as track last read or wrote them, kept between calls.
+
+    Only for a caller that is the database's only writer meanwhile (a replay): with it, track reads a
+    pair's pair_states row once, then only writes it. Discard it after a rollback.
+    """
+
+    __slots__ = ("rows",)
+
+    def __init__(self) -> None:
+        self.rows: dict[str, _PairRow] = {}
+
+
 def track(
     session: Session,
     settings: TrackSettings,
@@ -128,6 +161,7 @@ def track(
     *,
     story_ids: Collection[int] | None = None,
     idle_until: datetime | None = None,
+    states: PairStates | None = None,
     enqueue: Enqueue = _default_enqueue,
 ) -> TrackResult:
     """Classify new stories, count new and grown ones into their pairs' tension, write alerts.
@@ -135,24 +169,22 @@ def track(
     `story_ids` limits the work to those stories (the ingest result); None looks for every story
     not yet classified or grown since it was counted. `idle_until` is a promise from the caller (the
     previous result's next_due, with no other writer since) that no pair falls due before it: until
-    then only pairs with new contributions are loaded (what makes a replay fast).
+    then only pairs with new contributions are loaded (what makes a replay fast). `states` keeps the
+    pairs' states between calls (see PairStates: same promise).
     """
     wanted = {p.key: p for p in settings.pairs}
-    stories = _candidates(session, story_ids)
-    classified, readings = _classify(session, stories, classifier, now)
+    conn = session.connection()
+    stories = _candidates(conn, story_ids)
+    classified, readings = _classify(conn, stories, classifier, now)
 
     grown = [s for s in stories if s.id not in readings and s.source_count > s.scored_sources]
     scores = dict(readings)
     if grown and wanted:
-        scores.update(_stored_scores(session, [s.id for s in grown], wanted))
+        scores.update(_stored_scores(conn, [s.id for s in grown], wanted))
     counted = [s for s in stories if s.id in readings or s.source_count > s.scored_sources]
-    per_pair = _contribute(session, counted, scores, wanted, settings)
-    marks = [
-        {"sid": s.id, "n": s.source_count, "at": now if s.id in readings else None}
-        for s in stories
-        if s.id in readings or s.source_count > s.scored_sources
-    ]
-    execute_rows(session.connection(), _MARK_STORIES, marks)
+    per_pair = _contribute(conn, counted, scores, wanted, settings)
+    marks = [{"sid": s.id, "n": s.source_count, "at": now if s.id in readings else None} for s in counted]
+    execute_rows(conn, _MARK_STORIES, marks)
 
     judged: list[Judged] = []
     alerts: list[Alert] = []
@@ -162,17 +194,15 @@ def track(
     if idle_until is not None and now < idle_until:
         keys = [key for key in keys if key in per_pair]
         due.append(idle_until)
-    rows = {r.pair: r for r in session.scalars(_PAIR_STATES, {"pairs": keys})} if keys else {}
+    rows = _pair_rows(conn, keys, states)
+    written: dict[str, _PairRow] = {}
     for key in keys:
         pair = wanted[key]
-        row = rows.get(key)
-        if row is None:
-            row = PairState(pair=key, tension=0.0, baseline=0.0, level=0, state={})
-            session.add(row)
-        state, memory = _load(row)
+        row = rows.get(key) or _PairRow()
+        state, memory = row.state, row.memory
         contributions = per_pair.get(key, [])
         pending = _earliest(next_due(state, settings.tension), memory.held_until)
-        if not contributions and row.updated_at is not None and (pending is None or pending > now):
+        if not contributions and state.updated_at is not None and (pending is None or pending > now):
             if pending is not None:
                 due.append(pending)
             continue  # nothing can change: decay is applied lazily at the next step
@@ -182,19 +212,26 @@ def track(
             if not transitions:  # a held reversal comes due: judge it against the level now
                 again = restate(pair, state, memory.level, now, settings.tension)
                 transitions = (again,) if again is not None else ()
+        last = (row.last_alert_at, row.last_alert_level, row.last_alert_direction)
         for t in transitions:
             decision = decide(t, memory, settings.policy)
             memory = decision.memory
             judged.append(Judged(transition=t, decision=decision))
             if decision.fires:
-                evidence = _evidence(session, t, decision.direction, settings)
+                evidence = _evidence(conn, t, decision.direction, settings)
                 alert = make_alert(t, decision, evidence)
                 enqueue(session, alert, router(pair), now)
                 alerts.append(alert)
-                row.last_alert_at = alert.at
-                row.last_alert_level = int(alert.level)
-                row.last_alert_direction = alert.direction.value
-        _store(row, state, memory)
+                last = (alert.at, int(alert.level), alert.direction)
+        written[key] = _PairRow(
+            state=state,
+            # What reading the row back gives (the last alert's time and direction are its columns).
+            memory=replace(memory, at=last[0], direction=last[2]),
+            last_alert_at=last[0],
+            last_alert_level=last[1],
+            last_alert_direction=last[2],
+            stored=row.stored,
+        )
         if contributions or transitions:
             points.append(
                 {
@@ -208,8 +245,10 @@ def track(
         pending = _earliest(next_due(state, settings.tension), memory.held_until)
         if pending is not None:
             due.append(pending)
-    execute_rows(session.connection(), _INSERT_POINTS, points)
-    session.flush()
+    execute_rows(conn, _INSERT_POINTS, points)
+    _write_pairs(conn, written)
+    if states is not None:
+        states.rows.update((key, replace(row, stored=True)) for key, row in written.items())
     return TrackResult(
         classified=classified,
         contributions=sum(len(v) for v in per_pair.values()),
@@ -264,6 +303,26 @@ _INSERT_CONTRIBUTIONS = _inserting(_contributions, ("pair", "story_id", "at", "v
 _INSERT_POINTS = _inserting(_points, ("pair", "at", "tension", "baseline", "level"))
 
 
+_RAISE_CONTRIBUTIONS = (
+    update(_contributions)
+    .where(_contributions.c.id == bindparam("v_id", type_=Integer()))
+    .values(value=bindparam("v_value", type_=_contributions.c.value.type))
+)
+
+
+def _moved(escalation: bool) -> Select[Any]:
+    """The contributions of one pair since a time, in one direction (for an alert's evidence)."""
+    c = _contributions.c
+    return select(c.story_id, c.at, c.value).where(
+        c.pair == bindparam("pair", type_=String()),
+        c.at >= bindparam("since", type_=UTCDateTime()),
+        c.value > literal_column("0") if escalation else c.value < literal_column("0"),
+    )
+
+
+_MOVED = {Direction.ESCALATION: _moved(True), Direction.DE_ESCALATION: _moved(False)}
+
+
 @dataclass(frozen=True, slots=True)
 class _ByList:
     """The statements that take a list of ids or pairs as one parameter (their form depends on the
@@ -271,39 +330,55 @@ class _ByList:
 
     stories: Select[Any]
     scores: Select[Any]
+    contributions: Select[Any]
+    pairs: Select[Any]
+    evidence_stories: Select[Any]
+    evidence_scores: Select[Any]
+    evidence_items: Select[Any]
 
 
 @functools.cache
 def _by_list(dialect: str) -> _ByList:
+    def among(column: Any, name: str, kind: type[String] | type[Integer]) -> Any:
+        return in_list(column, name, kind, dialect)
+
+    s, c = _scores.c, _contributions.c
+    items = cast(Table, Item.__table__).c
     return _ByList(
-        stories=_STORY_COLUMNS.where(in_list(_stories.c.id, "ids", Integer, dialect)),
-        scores=select(
-            _scores.c.story_id,
-            _scores.c.pair,
-            _scores.c.direction,
-            _scores.c.score,
-            _scores.c.confidence,
-            _scores.c.evidence,
-        ).where(
-            in_list(_scores.c.story_id, "ids", Integer, dialect),
-            in_list(_scores.c.pair, "pairs", String, dialect),
+        stories=_STORY_COLUMNS.where(among(_stories.c.id, "ids", Integer)),
+        scores=select(s.story_id, s.pair, s.direction, s.score, s.confidence, s.evidence).where(
+            among(s.story_id, "ids", Integer), among(s.pair, "pairs", String)
         ),
+        # By (pair, story_id): the unique index's order.
+        contributions=select(c.id, c.pair, c.story_id, c.value).where(
+            among(c.pair, "pairs", String), among(c.story_id, "ids", Integer)
+        ),
+        pairs=select(_pair_states.c.pair, *(_pair_states.c[name] for name in _PAIR_COLUMNS)).where(
+            among(_pair_states.c.pair, "pairs", String)
+        ),
+        evidence_stories=select(
+            _stories.c.id,
+            _stories.c.title,
+            _stories.c.sources,
+            _stories.c.first_published_at,
+            _stories.c.link,
+        ).where(among(_stories.c.id, "ids", Integer)),
+        evidence_scores=select(s.story_id, s.score, s.confidence, s.evidence).where(
+            among(s.story_id, "ids", Integer), s.pair == bindparam("pair", type_=String())
+        ),
+        evidence_items=select(items.story_id, items.key)
+        .where(among(items.story_id, "ids", Integer))
+        .order_by(items.id.desc()),
     )
 
 
-_PAIR_STATES = select(PairState).where(PairState.pair.in_(bindparam("pairs", expanding=True)))
-
-
-def _candidates(session: Session, story_ids: Collection[int] | None) -> list[_Story]:
+def _candidates(conn: Connection, story_ids: Collection[int] | None) -> list[_Story]:
     rows: Iterable[Sequence[Any]]
     if story_ids is None:
-        rows = session.execute(_STORIES_TO_DO)
+        rows = fetch_rows(conn, _STORIES_TO_DO, {})
     elif not story_ids:
         return []
     else:
-        # On the DB-API cursor (monitor.ingest): a few statements per replay slice, where SQLAlchemy's
-        # per-execution work cost more than the database's.
-        conn = session.connection()
         dialect = conn.dialect.name
         rows = fetch_rows(conn, _by_list(dialect).stories, {"ids": list_param(dialect, sorted(story_ids))})
     return [
@@ -312,7 +387,7 @@ def _candidates(session: Session, story_ids: Collection[int] | None) -> list[_St
 
 
 def _classify(
-    session: Session, stories: Iterable[_Story], classifier: Classifier, now: datetime
+    conn: Connection, stories: Iterable[_Story], classifier: Classifier, now: datetime
 ) -> tuple[int, dict[int, dict[str, PairScore]]]:
     """Classify the unclassified stories and store their scores. Returns (count, id -> pair key -> score)."""
     readings: dict[int, dict[str, PairScore]] = {}
@@ -337,15 +412,14 @@ def _classify(
                 }
             )
         readings[story.id] = by_pair
-    execute_rows(session.connection(), _INSERT_SCORES, score_rows)
+    execute_rows(conn, _INSERT_SCORES, score_rows)
     return len(readings), readings
 
 
 def _stored_scores(
-    session: Session, story_ids: list[int], wanted: Mapping[str, Pair]
+    conn: Connection, story_ids: list[int], wanted: Mapping[str, Pair]
 ) -> dict[int, dict[str, PairScore]]:
     out: dict[int, dict[str, PairScore]] = defaultdict(dict)
-    conn = session.connection()
     dialect = conn.dialect.name
     values = {"ids": list_param(dialect, story_ids), "pairs": list_param(dialect, wanted)}
     for sid, key, direction, score, confidence, evidence in fetch_rows(
@@ -362,7 +436,7 @@ def _stored_scores(
 
 
 def _contribute(
-    session: Session,
+    conn: Connection,
     stories: list[_Story],
     scores: Mapping[int, Mapping[str, PairScore]],
     wanted: Mapping[str, Pair],
@@ -370,6 +444,7 @@ def _contribute(
 ) -> dict[str, list[Contribution]]:
     """Add or raise TensionContribution rows; return the deltas per pair key."""
     values: dict[tuple[str, int], tuple[float, datetime]] = {}
+    grown: set[int] = set()
     for story in stories:
         weight = max((settings.feed_weights.get(s, 1.0) for s in story.sources), default=1.0)
         for key, ps in scores.get(story.id, {}).items():
@@ -379,18 +454,16 @@ def _contribute(
                 score=ps.score, confidence=ps.confidence, outlets=story.source_count, weight=weight
             )
             values[(key, story.id)] = (value, story.at)
+            if story.classified:
+                grown.add(story.id)
     if not values:
         return {}
     existing: dict[tuple[str, int], tuple[int, float]] = {}
-    grown_ids = [s.id for s in stories if s.classified]
-    if grown_ids:
-        query = select(
-            TensionContribution.id,
-            TensionContribution.pair,
-            TensionContribution.story_id,
-            TensionContribution.value,
-        ).where(TensionContribution.story_id.in_(grown_ids))
-        for cid, key, sid, value in session.execute(query):
+    if grown:
+        dialect = conn.dialect.name
+        keys = sorted({key for key, sid in values if sid in grown})
+        lists = {"pairs": list_param(dialect, keys), "ids": list_param(dialect, sorted(grown))}
+        for cid, key, sid, value in fetch_rows(conn, _by_list(dialect).contributions, lists):
             existing[(key, sid)] = (cid, value)
     new_rows: list[dict[str, Any]] = []
     raised: list[dict[str, Any]] = []
@@ -404,15 +477,48 @@ def _contribute(
             delta = value - old[1]
             if delta == 0:
                 continue
-            raised.append({"id": old[0], "value": value})
+            raised.append({"v_id": old[0], "v_value": value})
         per_pair[key].append(Contribution(story_id=sid, at=at, value=delta))
-    execute_rows(session.connection(), _INSERT_CONTRIBUTIONS, new_rows)
-    if raised:
-        session.execute(update(TensionContribution), raised)
+    execute_rows(conn, _INSERT_CONTRIBUTIONS, new_rows)
+    execute_rows(conn, _RAISE_CONTRIBUTIONS, raised)
     return per_pair
 
 
 # --------------------------------------------------------------------------- pair state rows
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _PairRow:
+    """One pair_states row as the tension and policy code see it."""
+
+    state: PairTension = field(default_factory=PairTension)
+    memory: Memory = field(default_factory=Memory)
+    last_alert_at: datetime | None = None
+    last_alert_level: int | None = None
+    last_alert_direction: Direction | None = None
+    stored: bool = False  # the row exists in the database
+
+
+_pair_states = cast(Table, PairState.__table__)
+_PAIR_COLUMNS = (
+    "tension",
+    "baseline",
+    "level",
+    "level_since",
+    "candidate_level",
+    "candidate_since",
+    "updated_at",
+    "last_alert_at",
+    "last_alert_level",
+    "last_alert_direction",
+    "state",
+)
+_INSERT_PAIRS = _inserting(_pair_states, ("pair", *_PAIR_COLUMNS))
+_UPDATE_PAIRS = (
+    update(_pair_states)
+    .where(_pair_states.c.pair == bindparam("v_pair", type_=String()))
+    .values({c: bindparam(f"v_{c}", type_=_pair_states.c[c].type) for c in _PAIR_COLUMNS})
+)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
@@ -423,16 +529,34 @@ def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _load(row: PairState) -> tuple[PairTension, Memory]:
-    extra: dict[str, Any] = row.state or {}
+def _pair_rows(conn: Connection, keys: Sequence[str], states: PairStates | None) -> dict[str, _PairRow]:
+    """The rows of `keys` (missing ones absent): from `states` when it holds them, else read."""
+    if states is None:
+        known: dict[str, _PairRow] = {}
+        missing = list(keys)
+    else:
+        known = {key: states.rows[key] for key in keys if key in states.rows}
+        missing = [key for key in keys if key not in known]
+    if missing:
+        dialect = conn.dialect.name
+        for record in fetch_rows(conn, _by_list(dialect).pairs, {"pairs": list_param(dialect, missing)}):
+            known[record[0]] = _load(record)
+    return known
+
+
+def _load(record: Sequence[Any]) -> _PairRow:
+    (_, tension, baseline, level, level_since, candidate, candidate_since, updated_at) = record[:8]
+    last_at, last_level, last_direction, extra = record[8:]
+    extra = extra or {}
+    direction = Direction(last_direction) if last_direction else None
     state = PairTension(
-        tension=row.tension or 0.0,
-        baseline=row.baseline or 0.0,
-        level=Level(row.level or 0),
-        level_since=row.level_since,
-        candidate=Level(row.candidate_level) if row.candidate_level is not None else None,
-        candidate_since=row.candidate_since,
-        updated_at=row.updated_at,
+        tension=tension or 0.0,
+        baseline=baseline or 0.0,
+        level=Level(level or 0),
+        level_since=level_since,
+        candidate=Level(candidate) if candidate is not None else None,
+        candidate_since=candidate_since,
+        updated_at=updated_at,
         rises=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("rises", ())),
         reliefs=tuple((datetime.fromisoformat(at), float(v)) for at, v in extra.get("reliefs", ())),
         sharp=bool(extra.get("sharp", False)),
@@ -442,83 +566,91 @@ def _load(row: PairState) -> tuple[PairTension, Memory]:
     )
     memory = Memory(
         level=Level(int(extra.get("told", 0))),
-        at=row.last_alert_at,
-        direction=Direction(row.last_alert_direction) if row.last_alert_direction else None,
+        at=last_at,
+        direction=direction,
         tension=float(extra.get("told_tension", 0.0)),
         held_until=_dt(extra.get("held_until")),
     )
-    return state, memory
+    return _PairRow(
+        state=state,
+        memory=memory,
+        last_alert_at=last_at,
+        last_alert_level=last_level,
+        last_alert_direction=direction,
+        stored=True,
+    )
 
 
-def _store(row: PairState, state: PairTension, memory: Memory) -> None:
-    row.tension = state.tension
-    row.baseline = state.baseline
-    row.level = int(state.level)
-    row.level_since = state.level_since
-    row.candidate_level = int(state.candidate) if state.candidate is not None else None
-    row.candidate_since = state.candidate_since
-    row.updated_at = state.updated_at
-    row.state = {
-        "rises": [[at.isoformat(), v] for at, v in state.rises],
-        "reliefs": [[at.isoformat(), v] for at, v in state.reliefs],
-        "sharp": state.sharp,
-        "relieved": state.relieved,
-        "quiet": state.quiet,
-        "quiet_since": state.quiet_since.isoformat() if state.quiet_since else None,
-        "told": int(memory.level),
-        "told_tension": memory.tension,
-        "held_until": memory.held_until.isoformat() if memory.held_until else None,
-    }
+def _write_pairs(conn: Connection, rows: Mapping[str, _PairRow]) -> None:
+    """Insert the new rows, update the others (one executemany each)."""
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for key, row in rows.items():
+        state, memory = row.state, row.memory
+        values = {
+            "v_pair": key,
+            "v_tension": state.tension,
+            "v_baseline": state.baseline,
+            "v_level": int(state.level),
+            "v_level_since": state.level_since,
+            "v_candidate_level": int(state.candidate) if state.candidate is not None else None,
+            "v_candidate_since": state.candidate_since,
+            "v_updated_at": state.updated_at,
+            "v_last_alert_at": row.last_alert_at,
+            "v_last_alert_level": row.last_alert_level,
+            "v_last_alert_direction": row.last_alert_direction.value if row.last_alert_direction else None,
+            "v_state": {
+                "rises": [[at.isoformat(), v] for at, v in state.rises],
+                "reliefs": [[at.isoformat(), v] for at, v in state.reliefs],
+                "sharp": state.sharp,
+                "relieved": state.relieved,
+                "quiet": state.quiet,
+                "quiet_since": state.quiet_since.isoformat() if state.quiet_since else None,
+                "told": int(memory.level),
+                "told_tension": memory.tension,
+                "held_until": memory.held_until.isoformat() if memory.held_until else None,
+            },
+        }
+        (updates if row.stored else inserts).append(values)
+    execute_rows(conn, _INSERT_PAIRS, inserts)
+    execute_rows(conn, _UPDATE_PAIRS, updates)
 
 
 # --------------------------------------------------------------------------- evidence
 
 
 def _evidence(
-    session: Session, t: Transition, direction: Direction, settings: TrackSettings
+    conn: Connection, t: Transition, direction: Direction, settings: TrackSettings
 ) -> tuple[Evidence, ...]:
     """The stories that moved the pair most in the evidence window, in the alert's direction."""
     since = t.at - settings.tension.evidence_window
-    sign = 1.0 if direction is Direction.ESCALATION else -1.0
-    query = (
-        select(TensionContribution.story_id, TensionContribution.at, TensionContribution.value)
-        .where(TensionContribution.pair == t.pair.key, TensionContribution.at >= since)
-        .where(TensionContribution.value > 0 if sign > 0 else TensionContribution.value < 0)
-    )
-    weighted = [
-        (decay(abs(value), t.at - at, settings.tension.half_life), sid)
-        for sid, at, value in session.execute(query)
-    ]
+    moved = fetch_rows(conn, _MOVED[direction], {"pair": t.pair.key, "since": since})
+    weighted = [(decay(abs(value), t.at - at, settings.tension.half_life), sid) for sid, at, value in moved]
     top = [sid for _, sid in sorted(weighted, reverse=True)[: settings.max_evidence]]
     if not top:
         return ()
-    stories = {s.id: s for s in session.scalars(select(Story).where(Story.id.in_(top)))}
-    scores = {
-        s.story_id: s
-        for s in session.scalars(
-            select(StoryScore).where(StoryScore.story_id.in_(top), StoryScore.pair == t.pair.key)
-        )
-    }
+    dialect = conn.dialect.name
+    statements = _by_list(dialect)
+    ids = list_param(dialect, top)
+    stories = {r[0]: r for r in fetch_rows(conn, statements.evidence_stories, {"ids": ids})}
+    scores = {r[0]: r for r in fetch_rows(conn, statements.evidence_scores, {"ids": ids, "pair": t.pair.key})}
     keys: dict[int, str] = {}
-    for sid, key in session.execute(
-        select(Item.story_id, Item.key).where(Item.story_id.in_(top)).order_by(Item.id.desc())
-    ):
-        assert sid is not None
+    for sid, key in fetch_rows(conn, statements.evidence_items, {"ids": ids}):
         keys[sid] = key  # the lowest item id wins: the story's first item
     out = []
     for sid in top:
-        story = stories[sid]
+        _, title, sources, published, link = stories[sid]
         score = scores.get(sid)
         out.append(
             Evidence(
                 id=keys.get(sid, f"story-{sid}"),
-                title=story.title,
-                sources=tuple(story.sources or ()),
-                published=story.first_published_at,
-                link=story.link,
-                score=score.score if score else 0.0,
-                confidence=score.confidence if score else 0.0,
-                phrases=tuple(score.evidence or ()) if score else (),
+                title=title,
+                sources=tuple(sources or ()),
+                published=published,
+                link=link,
+                score=score[1] if score else 0.0,
+                confidence=score[2] if score else 0.0,
+                phrases=tuple(score[3] or ()) if score else (),
             )
         )
     return tuple(out)

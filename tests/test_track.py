@@ -22,7 +22,7 @@ from monitor.db.models import (
 )
 from monitor.db.session import Database
 from monitor.domain import AlertReason, Direction, Level, Pair, PairScore
-from monitor.track import TrackSettings, track
+from monitor.track import PairStates, TrackSettings, track
 
 IR_PK = Pair.of("IR", "PK")
 AM_AZ = Pair.of("AM", "AZ")
@@ -241,7 +241,13 @@ def test_unconfigured_pairs_are_scored_but_not_tracked(db: Database) -> None:
     assert count(db, TensionContribution) == 0
 
 
-def test_a_de_escalation_held_by_the_reversal_hold_is_sent_when_the_hold_ends(db: Database) -> None:
+@pytest.mark.parametrize("kept", [False, True], ids=["states-read", "states-kept"])
+def test_a_de_escalation_held_by_the_reversal_hold_is_sent_when_the_hold_ends(
+    db: Database, kept: bool
+) -> None:
+    # Kept: the pair states live in a PairStates between calls (a replay's way), read once; the alerts
+    # and the stored row must be the same as when each call reads them.
+    states = PairStates() if kept else None
     talks = "Iran and Pakistan agree to de-escalate and return ambassadors"
 
     def classifier(title: str, summary: str) -> Reading:
@@ -258,24 +264,31 @@ def test_a_de_escalation_held_by_the_reversal_hold_is_sent_when_the_hold_ends(db
 
     add_story(db, "Iran strikes militant bases inside Pakistan", ["Al Jazeera", "NYT World"])
     with db.session() as s:
-        first = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=5))
+        first = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=5), states=states)
     assert [a.direction for a in first.alerts] == [Direction.ESCALATION]
 
     add_story(db, talks, ["Al Jazeera", "NYT World", "Dawn"], at=T0 + timedelta(hours=1))
     held = []
     for minutes in (60, 95, 180):  # the level falls after its dwell, inside the 6 h reversal hold
         with db.session() as s:
-            result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=minutes))
+            result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(minutes=minutes), states=states)
         assert result.alerts == ()
         held += [j.decision.why for j in result.judged]
     assert any("reversal hold" in why for why in held), held
     assert count(db, AlertRow) == 1
 
     with db.session() as s:
-        result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=6, minutes=10))
+        result = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=6, minutes=10), states=states)
     assert [(a.direction, a.reason, a.previous_level, a.level) for a in result.alerts] == [
         (Direction.DE_ESCALATION, AlertReason.DE_ESCALATED, Level.ELEVATED, Level.CALM)
     ]
     with db.session() as s:
-        again = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=7))
+        again = track(s, SETTINGS, classifier, everyone, T0 + timedelta(hours=7), states=states)
     assert again.alerts == () and count(db, AlertRow) == 2
+    with db.read_session() as s:
+        row = s.get(PairState, "IR-PK")
+        assert row is not None
+        assert (row.level, row.last_alert_level, row.last_alert_direction) == (0, 0, "de-escalation")
+        assert row.last_alert_at == T0 + timedelta(hours=6, minutes=10)
+        assert row.updated_at == T0 + timedelta(hours=6, minutes=10)  # not stepped at 7 h: nothing due
+        assert row.state["told"] == 0 and row.state["held_until"] is None
