@@ -179,8 +179,8 @@ def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
     return frozenset(found)
 
 
-def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: int) -> tuple[bool, bool, bool]:
-    negated = hedged = background = False
+def _clause(seg: Segment, breaks: frozenset[int], first: int) -> tuple[int, int]:
+    """The first and last token index of the clause around token `first`."""
     lo = first
     while lo > 0 and lo - 1 not in breaks:
         lo -= 1
@@ -188,24 +188,33 @@ def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: in
     last_index = len(seg.words) - 1
     while hi < last_index and hi + 1 not in breaks:
         hi += 1
+    return lo, hi
+
+
+def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: int) -> tuple[bool, bool, bool]:
+    negated = hedged = background = False
+    lo = hi = -1  # the clause, found when a background or past cue needs it
     for c in cues:
         kind = c.cue.kind
         if kind is CueKind.NEGATION and first - NEGATION_WINDOW <= c.last < first:
             negated = negated or not any(i in breaks for i in range(c.last + 1, first))
         elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
-            kind is CueKind.PAST
-            and lo <= c.first <= hi
-            and abs(c.first - first) <= PAST_WINDOW
-            and not (
-                c.first > first
-                and any(b.cue.kind is CueKind.BACKGROUND and first < b.first < c.first for b in cues)
-            )
-        ):
-            # "last week" reaches the event next to it, but not back across "after": in "agree ceasefire after
-            # last week's strikes" only the strikes are background.
-            background = True
+        elif kind is CueKind.BACKGROUND or kind is CueKind.PAST:
+            if lo < 0:
+                lo, hi = _clause(seg, breaks, first)
+            if (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
+                kind is CueKind.PAST
+                and lo <= c.first <= hi
+                and abs(c.first - first) <= PAST_WINDOW
+                and not (
+                    c.first > first
+                    and any(b.cue.kind is CueKind.BACKGROUND and first < b.first < c.first for b in cues)
+                )
+            ):
+                # "last week" reaches the event next to it, but not back across "after": in "agree ceasefire
+                # after last week's strikes" only the strikes are background.
+                background = True
     if (
         seg.number > 0
         and cues
