@@ -28,12 +28,19 @@ event, e.g. two tributes to one person); below 0.5 different stories on one topi
 Court restores access to abortion pill" / "Supreme Court asked to restore ..."). bench/ingest.py prints
 the grouping it gives per corpus file with sample groups to check.
 
-How candidates are found without comparing against everything: each headline gets lookup keys, one
-exact key (hash of the normalised words) and `BANDS` MinHash band keys over its bigrams (`ROWS` rows per
-band). Two headlines with bigram Jaccard J share at least one band key with probability
-1 - (1 - J**ROWS)**BANDS: 0.94 at J=0.5, 0.99 at J=0.6, 0.34 at J=0.2. The keys are stored in the database
-(story_keys) so the lookup works across restarts and several daemons; the verification above then
-decides.
+How candidates are found without comparing against everything: each headline gets `BANDS` lookup keys,
+MinHash values of its bigrams, one band of one value each: band k holds the bigram that comes first under
+the k-th hash order. Two headlines with bigram Jaccard J share band k with probability J, so at least one
+key with probability 1 - (1 - J)**BANDS: 0.94 at J=0.5, 0.97 at J=0.6, 0.59 at J=0.2. Identical word
+sequences share every key (no separate exact key is needed). The keys are stored in the database
+(story_keys) so the lookup works across restarts and several daemons; the verification above then decides.
+
+Why four one-value bands: every key is a row and an index entry of story_keys, and writing them was most
+of the cost of storing a new story (the previous scheme had eleven: an exact key and ten bands of two
+16-bit values). On 20,000 items of the wklnd corpus stream, grouping with candidates from every shared
+bigram (perfect recall at any J) joins 1,095 items to an earlier story; the eleven keys found 1,079 of
+them, these four 1,078 (rumca2023_12: 1,110; 1,105 and 1,101). The price is more candidates to verify
+(a single bigram in common suffices): about 0.8 stories per new headline instead of 0.2 on rumca2023_12.
 """
 
 from __future__ import annotations
@@ -51,8 +58,7 @@ from monitor.domain import Entry
 MAX_KEY_LENGTH = 200  # longer guids and links are stored as their hash (the column holds 512)
 MIN_TOKENS = 3  # shorter headlines ("Tuesday Briefing", "Gaza ceasefire") are never grouped
 MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (why: module docstring)
-BANDS = 10
-ROWS = 2  # _band_keys formats two rows a band
+BANDS = 4  # lookup keys per headline (why four: module docstring)
 
 # fmt: off
 STOPWORDS = frozenset([
@@ -76,11 +82,13 @@ _SUFFIX_CONNECTORS = frozenset(["of", "the", "and", "&", "de", "al", "el", "for"
 _DELETE = re.compile(r"['’‘`´.]")
 _WORD = re.compile(r"\w+")
 
-# Each shingle is hashed once (BLAKE2b) into BANDS*ROWS independent 16-bit values; the MinHash signature
-# is the minimum of each position over the shingles (16 bits: ties between unrelated shingles are rare
-# among a headline's ten or so, and a band of two is a 32-bit key). Fixed forever: the band keys are stored in
-# the database, so changing the hash silently splits every story in flight (a test pins the values).
-_HASH_VALUES = struct.Struct(f">{BANDS * ROWS}H")
+# Each bigram is hashed once (BLAKE2b) into BANDS independent 32-bit values, one per hash order; a band
+# key is the minimum of its position over the headline's bigrams (32 bits: two different bigrams tie in
+# about one pair in 4 billion). Fixed forever: the band keys are stored in the database, so changing the
+# hash silently splits every story in flight (a test pins the values; a change needs a migration that
+# rebuilds story_keys, as 20261128_b7e4c2d9a1f3 does).
+_HASH_VALUES = struct.Struct(f">{BANDS}I")
+_blake2b = hashlib.blake2b
 
 
 def item_key(entry: Entry) -> str:
@@ -170,7 +178,7 @@ class Signature:
 
     tokens: tuple[str, ...]
     shingles: frozenset[str]
-    keys: tuple[str, ...]  # exact key first, then the band keys; empty if the headline is too short
+    keys: tuple[str, ...]  # the band keys, band 0 first; empty if the headline is too short
 
     @property
     def groupable(self) -> bool:
@@ -188,19 +196,15 @@ def signature(title: str, outlet: str | None = None) -> Signature:
     shingles = frozenset(f"{a} {b}" for a, b in pairwise(tokens))
     if len(tokens) < MIN_TOKENS:
         return Signature(tokens=tokens, shingles=shingles, keys=())
-    exact = "t:" + hashlib.blake2b(" ".join(tokens).encode(), digest_size=12).hexdigest()
-    return Signature(tokens=tokens, shingles=shingles, keys=(exact, *_band_keys(shingles)))
+    return Signature(tokens=tokens, shingles=shingles, keys=_band_keys(shingles))
 
 
 def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
-    m = list(map(min, zip(*map(_shingle_hashes, shingles), strict=True)))
-    return tuple([f"b{band}:{m[ROWS * band]:04x}{m[ROWS * band + 1]:04x}" for band in range(BANDS)])
-
-
-@functools.lru_cache(maxsize=8192)
-def _shingle_hashes(shingle: str) -> tuple[int, ...]:
-    """The BANDS*ROWS 16-bit MinHash values of one bigram (memoised: bigrams recur across headlines)."""
-    return _HASH_VALUES.unpack(hashlib.blake2b(shingle.encode(), digest_size=_HASH_VALUES.size).digest())
+    """The lookup keys of a set of bigrams (at least one): "m<band>:<its minimum, 8 hex digits>"."""
+    values = [
+        _HASH_VALUES.unpack(_blake2b(s.encode(), digest_size=_HASH_VALUES.size).digest()) for s in shingles
+    ]
+    return tuple([f"m{band}:{value:08x}" for band, value in enumerate(map(min, zip(*values, strict=True)))])
 
 
 def similarity(a: Signature, b: Signature) -> float:

@@ -8,10 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Base, Feed, Item, Story, StoryKey
+from monitor.db.session import Database, alembic_config
+from monitor.dedup import BANDS, signature
 from monitor.domain import Entry
 from monitor.feeds.parse import parse_feed
 from monitor.ingest import STORY_WINDOW, FeedEntries, IngestResult, ingest_entries, ingest_many
@@ -300,7 +303,10 @@ def test_a_new_story_stores_its_lookup_keys_dated_by_the_story(engine: Engine) -
     ingest(engine, "Reuters", [entry("Talks", guid="short")])  # too short to group: no keys
     with Session(engine) as session:
         keys = session.scalars(select(StoryKey)).all()
-        assert len(keys) == 11
+        assert sorted(key.key for key in keys) == sorted(
+            signature("Iran and Pakistan agree to de-escalate tensions", "Reuters").keys
+        )
+        assert len(keys) == BANDS
         assert {key.created_at for key in keys} == {NOW}
         assert len({key.story_id for key in keys}) == 1
 
@@ -442,3 +448,68 @@ def test_ingest_many_groups_across_feeds_in_one_call_and_counts_per_feed(engine:
     shared = next(s for s in stories(engine) if s.source_count == 2)
     assert shared.sources == ["Reuters", "Dawn.com"]
     assert count(engine, Story) == 3
+
+
+# --------------------------------------------------------------------------- upgrading stored keys
+
+OLD_SCHEME_REVISION = "66f16885b6ec"  # the keys before revision b7e4c2d9a1f3: an exact key, ten bands
+OLD_KEYS = {  # what the previous release stored for these headlines (its monitor.dedup.signature)
+    "Iran and Pakistan agree to de-escalate tensions - Reuters": (
+        "t:06f7709772ed565b683d4abd", "b0:520433b8", "b1:4bdc185a", "b2:249b097e", "b3:18ac5139",
+        "b4:19ee0629", "b5:01f93e6e", "b6:5ef31e38", "b7:23f41632", "b8:471a1750", "b9:15d6263c",
+    ),
+    "Pakistan recalls its ambassador from Tehran after strikes": (
+        "t:34f3e9f6485704aff14b1599", "b0:2bef129a", "b1:1be324bd", "b2:2bc45546", "b3:0fcb3bf0",
+        "b4:0f72389a", "b5:5e0539fc", "b6:258176fd", "b7:0b2c3775", "b8:1f9c1479", "b9:2c2a0f2b",
+    ),
+}  # fmt: skip
+
+
+def stored_keys(db: Database) -> dict[int, tuple[set[str], set[datetime]]]:
+    with db.session() as session:
+        rows = session.execute(select(StoryKey.story_id, StoryKey.key, StoryKey.created_at)).all()
+    keys: dict[int, tuple[set[str], set[datetime]]] = {}
+    for story_id, key, created_at in rows:
+        keys.setdefault(story_id, (set(), set()))
+        keys[story_id][0].add(key)
+        keys[story_id][1].add(created_at)
+    return keys
+
+
+def test_upgrading_rebuilds_the_stored_keys_so_new_copies_still_join_old_stories(db_url: str) -> None:
+    db = Database.open(db_url)
+    try:
+        db.upgrade(OLD_SCHEME_REVISION)
+        created = {}
+        with db.session() as session:
+            for outlet, (title, keys) in zip(("Reuters", "Dawn"), OLD_KEYS.items(), strict=True):
+                story = Story(title=title, first_published_at=NOW, sources=[outlet], source_count=1)
+                session.add(story)
+                session.flush()
+                created[title] = story.id
+                session.add_all(StoryKey(story_id=story.id, key=key, created_at=NOW) for key in keys)
+            short = Story(title="Talks", first_published_at=NOW, sources=["Dawn"], source_count=1)
+            session.add(short)
+        db.upgrade()
+        keys = stored_keys(db)
+        assert keys == {
+            created[title]: (set(signature(title, outlet).keys), {NOW})
+            for outlet, title in zip(("Reuters", "Dawn"), OLD_KEYS, strict=True)
+        }
+        with db.session() as session:
+            copy = ingest_entries(
+                session,
+                feed_named(session, "Dawn"),
+                [entry("Iran and Pakistan agree to de-escalate tensions | Dawn", guid="d")],
+                NOW + timedelta(hours=3),
+            )
+        assert copy.new_story_ids == ()
+        assert copy.grown_story_ids == (created["Iran and Pakistan agree to de-escalate tensions - Reuters"],)
+
+        with db.engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, OLD_SCHEME_REVISION)
+        assert stored_keys(db) == {created[title]: (set(keys), {NOW}) for title, keys in OLD_KEYS.items()}
+    finally:
+        db.dispose()
