@@ -9,8 +9,9 @@ canonical link, else content hash); two headlines are one story by `same_story`.
 transaction: this module executes its statements at once (nothing is left pending in the session), it
 never commits.
 
-Speed: a batch costs a fixed handful of statements whatever its size (six for a batch of new items),
-and several feeds can share one batch (ingest_many). Key lists go to the database as one parameter (a
+Speed: a batch costs a fixed handful of statements whatever its size (seven for a batch of new items:
+stored?, candidates, story ids, stories, story keys, items, feed counts; no RETURNING, so every insert
+is one executemany), and several feeds can share one batch (ingest_many). Key lists go to the database as one parameter (a
 JSON array read by json_each on SQLite, a text[] on PostgreSQL); the statements are compiled once per
 dialect and run on the session connection's DB-API cursor, each distinct value converted once by its
 column type's own processor. See bench/ingest.py for the figures.
@@ -42,11 +43,13 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    TextClause,
     Update,
     any_,
     bindparam,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -101,7 +104,6 @@ _STORY_COLUMNS = (
     "classified_at",
     "scored_sources",
 )
-_STORY_BATCH = 50  # stories per multi-row INSERT ... RETURNING
 
 
 def _values(table: Table, columns: Sequence[str], suffix: str = "") -> dict[str, BindParameter[Any]]:
@@ -117,6 +119,8 @@ class _Statements:
     touch_stored: Update
     select_candidates: Select[int, str, datetime, str, datetime, Any]
     insert_items: Insert
+    story_ids: TextClause  # SQLite: the largest story id; PostgreSQL: `b_n` new ids from the sequence
+    insert_stories: Insert
     update_story: Update
     insert_story_keys: Insert
     count_items: Update
@@ -147,11 +151,15 @@ def _statements(dialect: str) -> _Statements:
     items = _values(_ITEMS, _ITEM_COLUMNS)
     if dialect == "sqlite":
         json_keys = True
+        story_ids = text("SELECT coalesce(max(id), 0) FROM stories")
         insert_items = (
             sqlite.insert(_ITEMS).values(items).on_conflict_do_nothing(index_elements=["feed_id", "key"])
         )
     elif dialect == "postgresql":
         json_keys = False
+        story_ids = text(
+            "SELECT nextval(pg_get_serial_sequence('stories', 'id')) FROM generate_series(1, :b_n)"
+        ).bindparams(bindparam("b_n", type_=Integer()))
         insert_items = (
             postgresql.insert(_ITEMS).values(items).on_conflict_do_nothing(index_elements=["feed_id", "key"])
         )
@@ -189,6 +197,8 @@ def _statements(dialect: str) -> _Statements:
             ),
         ),
         insert_items=insert_items,
+        story_ids=story_ids,
+        insert_stories=_STORIES.insert().values(_values(_STORIES, ("id", *_STORY_COLUMNS))),
         update_story=update(_STORIES)
         .where(_STORIES.c.id == bindparam("b_id", type_=Integer()))
         .values(
@@ -205,22 +215,6 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-@functools.lru_cache(maxsize=_STORY_BATCH)
-def _insert_stories_statement(rows: int) -> Insert:
-    """INSERT of `rows` stories in one statement, RETURNING their ids and what tells them apart."""
-    return (
-        _STORIES.insert()
-        .values([_values(_STORIES, _STORY_COLUMNS, f"_{i}") for i in range(rows)])
-        .returning(
-            _STORIES.c.id,
-            _STORIES.c.title,
-            _STORIES.c.summary,
-            _STORIES.c.link,
-            _STORIES.c.first_published_at,
-        )
-    )
-
-
 def _key_list(statements: _Statements, keys: Iterable[str]) -> str | list[str]:
     return json.dumps(list(keys)) if statements.json_keys else list(keys)
 
@@ -231,7 +225,7 @@ def _id_list(statements: _Statements, ids: Iterable[int]) -> str | list[int]:
 
 # --------------------------------------------------------------------------- statements on the driver
 # The statements above run on the DB-API cursor of the session's connection (same transaction). A batch
-# of two items is six statements; SQLAlchemy's per-execution work (result setup, parameter processing,
+# of two items is seven statements; SQLAlchemy's per-execution work (result setup, parameter processing,
 # per-row processing in executemany) cost several times the database's own work. The SQL and the value
 # conversions stay SQLAlchemy's: compiled once per dialect, each parameter and column through its type's
 # own bind and result processors.
@@ -244,10 +238,11 @@ class _Compiled:
     names: tuple[str, ...]  # parameter names, in the driver's order when positional
     to_db: tuple[Callable[[Any], Any] | None, ...]  # per parameter
     from_db: tuple[Callable[[Any], Any] | None, ...]  # per returned column
+    shared: tuple[bool, ...]  # per returned column: its values are immutable (one conversion per value)
 
     def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver's parameters for each row: converted column by column, each distinct value once
-        (a story's time serves its eleven keys, `now` every item)."""
+        (a story's time serves its keys, `now` every item)."""
         if len(rows) == 1:  # one execution (a lookup, a multi-row INSERT): no repeats to share
             row = rows[0]
             values = [
@@ -263,13 +258,21 @@ class _Compiled:
             return list(zip(*columns, strict=True))
         return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
 
-    def rows(self, fetched: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        if not any(self.from_db):
+    def rows(self, fetched: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """The fetched rows, each column through its type's processor. A column of immutable values
+        (times, strings, numbers) converts each distinct value once: a story's time and title repeat
+        on every row of its keys. Mutable values (JSON) are converted row by row, never shared."""
+        if not any(self.from_db) or not fetched:
             return [tuple(row) for row in fetched]
-        return [
-            tuple(v if fn is None else fn(v) for fn, v in zip(self.from_db, row, strict=True))
-            for row in fetched
-        ]
+        columns: list[Sequence[Any]] = []
+        for values, fn, shared in zip(zip(*fetched, strict=True), self.from_db, self.shared, strict=True):
+            if fn is None:
+                columns.append(values)
+            elif shared:
+                columns.append(_converted(list(values), fn))
+            else:
+                columns.append([fn(v) for v in values])
+        return list(zip(*columns, strict=True))
 
 
 @functools.lru_cache(maxsize=128)
@@ -286,6 +289,7 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         names=names,
         to_db=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
         from_db=tuple(_result_processor(c.type, dialect) for c in columns),
+        shared=tuple(isinstance(c.type, (UTCDateTime, String, Integer)) for c in columns),
     )
 
 
@@ -564,29 +568,39 @@ def _candidates(
 
 
 def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft]) -> None:
-    """Insert the new stories, up to _STORY_BATCH a statement, then their lookup keys (eleven a story).
+    """Insert the new stories with ids taken beforehand, then their lookup keys: two executemany.
 
-    The ids come back by RETURNING, matched to the drafts by content (RETURNING order is not the VALUES
-    order everywhere). Drafts with equal content are interchangeable, so any match is right.
+    The ids: on SQLite the ones after the largest (what SQLite itself would give; its transactions are
+    serialisable, so no other writer can take them before this one commits); on PostgreSQL drawn from
+    the column's sequence. Ids ascend in the order of `created`.
     """
     if not created:
         return
-    waiting: defaultdict[tuple[Any, ...], list[_Draft]] = defaultdict(list)
-    for draft in created:
-        waiting[(draft.title, draft.summary, draft.link, draft.first_published_at)].append(draft)
-    for start in range(0, len(created), _STORY_BATCH):
-        chunk = created[start : start + _STORY_BATCH]
-        values = {
-            f"p_{column}_{i}": value
-            for i, d in enumerate(chunk)
-            for column, value in zip(
-                _STORY_COLUMNS,
-                (d.title, d.summary, d.link, d.first_published_at, len(d.sources), d.sources, None, 0),
-                strict=True,
-            )
-        }
-        for story_id, *content in fetch_rows(conn, _insert_stories_statement(len(chunk)), values):
-            waiting[tuple(content)].pop().id = story_id
+    if sql.json_keys:  # SQLite
+        ((largest,),) = fetch_rows(conn, sql.story_ids, {})
+        ids: Sequence[int] = range(largest + 1, largest + 1 + len(created))
+    else:
+        ids = sorted(story_id for (story_id,) in fetch_rows(conn, sql.story_ids, {"b_n": len(created)}))
+    for draft, story_id in zip(created, ids, strict=True):
+        draft.id = story_id
+    execute_rows(
+        conn,
+        sql.insert_stories,
+        [
+            {
+                "p_id": d.id,
+                "p_title": d.title,
+                "p_summary": d.summary,
+                "p_link": d.link,
+                "p_first_published_at": d.first_published_at,
+                "p_source_count": len(d.sources),
+                "p_sources": d.sources,
+                "p_classified_at": None,
+                "p_scored_sources": 0,
+            }
+            for d in created
+        ],
+    )
     execute_rows(
         conn,
         sql.insert_story_keys,
