@@ -9,49 +9,85 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Insert, Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 from monitor.db.models import AlertRow, Delivery
 from monitor.domain import Alert, AlertReason, Direction, Evidence, Level, Pair
+from monitor.ingest import execute_rows, fetch_rows
 
 PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
 
+_alerts = cast(Table, AlertRow.__table__)
+_deliveries = cast(Table, Delivery.__table__)
 
-def enqueue_alert(session: Session, alert: Alert, notifiers: Sequence[str], now: datetime) -> AlertRow:
-    """Add the alert row and one pending Delivery per notifier (due now). Flushes, does not commit."""
-    row = AlertRow(
-        uid=alert.uid,
-        pair=alert.pair.key,
-        direction=alert.direction.value,
-        reason=alert.reason.value,
-        level=int(alert.level),
-        previous_level=int(alert.previous_level),
-        tension=alert.tension,
-        previous_tension=alert.previous_tension,
-        at=alert.at,
-        evidence=[evidence_to_json(e) for e in alert.evidence],
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    for name in dict.fromkeys(notifiers):  # each notifier once, in the given order
-        session.add(
-            Delivery(
-                alert_id=row.id,
-                notifier=name,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    session.flush()
-    return row
+
+def _inserting(table: Table, columns: Sequence[str]) -> Insert:
+    return insert(table).values({c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns})
+
+
+# Every column with a default is given: the statements run on the DB-API cursor, where SQLAlchemy's
+# execution context (which fills defaults in) is not involved.
+_INSERT_ALERT = _inserting(
+    _alerts,
+    (
+        "uid",
+        "pair",
+        "direction",
+        "reason",
+        "level",
+        "previous_level",
+        "tension",
+        "previous_tension",
+        "at",
+        "evidence",
+        "created_at",
+    ),
+).returning(_alerts.c.id)
+_INSERT_DELIVERIES = _inserting(
+    _deliveries, ("alert_id", "notifier", "status", "attempts", "next_attempt_at", "created_at")
+)
+
+
+def enqueue_alert(session: Session, alert: Alert, notifiers: Sequence[str], now: datetime) -> int:
+    """Add the alert row and one pending Delivery per notifier (due now); returns the alert row's id.
+
+    Two statements on the session's connection (monitor.ingest's fetch_rows/execute_rows), executed at
+    once, in the caller's transaction; never commits.
+    """
+    conn = session.connection()
+    values = {
+        "v_uid": alert.uid,
+        "v_pair": alert.pair.key,
+        "v_direction": alert.direction.value,
+        "v_reason": alert.reason.value,
+        "v_level": int(alert.level),
+        "v_previous_level": int(alert.previous_level),
+        "v_tension": alert.tension,
+        "v_previous_tension": alert.previous_tension,
+        "v_at": alert.at,
+        "v_evidence": [evidence_to_json(e) for e in alert.evidence],
+        "v_created_at": now,
+    }
+    ((alert_id,),) = fetch_rows(conn, _INSERT_ALERT, values)
+    deliveries = [
+        {
+            "v_alert_id": alert_id,
+            "v_notifier": name,
+            "v_status": PENDING,
+            "v_attempts": 0,
+            "v_next_attempt_at": now,
+            "v_created_at": now,
+        }
+        for name in dict.fromkeys(notifiers)  # each notifier once, in the given order
+    ]
+    execute_rows(conn, _INSERT_DELIVERIES, deliveries)
+    return int(alert_id)
 
 
 def alert_from_row(row: AlertRow) -> Alert:
