@@ -152,16 +152,20 @@ FOREVER = datetime.max.replace(tzinfo=UTC)
 def open_scratch_db(path: Path) -> Database:
     """A fresh SQLite database at `path` with the schema, tuned for a throwaway replay.
 
-    Nothing of a replay needs to survive a power cut, so SQLite skips its fsyncs (synchronous=OFF).
+    Nothing of a replay needs to survive a power cut or to be read while it runs, so SQLite skips its
+    fsyncs (synchronous=OFF) and keeps its rollback journal in memory instead of a write-ahead log
+    (journal_mode=MEMORY): a commit then writes each changed page once, to the database file, where
+    WAL wrote it to the log and again at each checkpoint (full wklnd replay: ~1 s less CPU of ~14).
     """
     db = Database.open(f"sqlite:///{path}")
     db.upgrade()
     db.engine.dispose()  # connections opened from here on get the listener below
 
-    def no_sync(dbapi_connection: Any, _record: Any) -> None:
+    def throwaway(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA journal_mode=MEMORY")
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
-    event.listen(db.engine, "connect", no_sync)
+    event.listen(db.engine, "connect", throwaway)
     return db
 
 

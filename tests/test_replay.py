@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from monitor.cli import main
+from monitor.db.models import Feed
 from monitor.domain import Alert, AlertReason, Direction, Evidence, Level, Pair
-from monitor.replay import ReplayInputError, alert_json, read_items
+from monitor.replay import ReplayInputError, alert_json, open_scratch_db, read_items
 from tests.support.receivers import HttpReceiver
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -143,6 +144,23 @@ def test_an_alert_is_written_in_the_documented_shape() -> None:
             }
         ],
     }
+
+
+def test_the_scratch_database_journals_in_memory_without_fsyncs_and_still_rolls_back(tmp_path: Path) -> None:
+    db = open_scratch_db(tmp_path / "replay.db")
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "memory"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 0
+        session = db.sessions()
+        session.add(Feed(name="a", url="replay://a", current_url="replay://a"))
+        session.flush()
+        session.rollback()
+        session.close()
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM feeds").scalar() == 0
+    finally:
+        db.dispose()
 
 
 # --------------------------------------------------------------------------- delivery
