@@ -3,11 +3,13 @@
     .venv/bin/python bench/ingest.py                         # every corpus file, 5-minute slices per outlet
     .venv/bin/python bench/ingest.py --files rumca2023_12.jsonl --samples 20
     .venv/bin/python bench/ingest.py --feeds 200             # poll shape: 50-item feeds, one call each
+    .venv/bin/python bench/ingest.py --files wklnd_googlenews_top_2025-07_2026-08.jsonl --limit 20000
 
 Corpus mode feeds each file in time order, one transaction per 5-minute slice (as `monitor replay`
 does) holding one ingest_many call (or, with --per-outlet, one ingest_entries call per outlet), into a
 fresh SQLite file, and prints items/s (wall and CPU), stories, stories
-carried by several outlets, and a random sample of grouped headlines to check for false merges.
+carried by several outlets, items joined to an earlier story (items - stories: the grouping census to
+compare key schemes by), and a random sample of grouped headlines to check for false merges.
 Feed mode times ingest of N distinct 50-item feeds (all new, then all seen again).
 """
 
@@ -60,8 +62,8 @@ def feed_for(session: Session, feeds: dict[str, int], name: str) -> Feed:
     return feed
 
 
-def corpus_run(path: Path, samples: int, slice_minutes: int, per_outlet: bool) -> None:
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+def corpus_run(path: Path, samples: int, slice_minutes: int, per_outlet: bool, limit: int | None) -> None:
+    rows = [json.loads(line) for line in path.open(encoding="utf-8")][:limit]
     slices: dict[tuple[datetime, str], list[Entry]] = defaultdict(list)
     width = timedelta(minutes=slice_minutes)
     for row in rows:
@@ -110,7 +112,7 @@ def corpus_run(path: Path, samples: int, slice_minutes: int, per_outlet: bool) -
                 f"{items / wall:,.0f} items/s wall, {items / cpu:,.0f} items/s CPU, "
                 f"{items / ingest_cpu:,.0f} items/s CPU inside ingest; "
                 f"{stories} stories, {len(multi_item)} with 2+ items ({in_groups} items), "
-                f"{len(multi_outlet)} with 2+ outlets"
+                f"{len(multi_outlet)} with 2+ outlets, {items - stories} items joined an earlier story"
             )
             random.seed(7)
             for story_id in random.sample(multi_outlet, min(samples, len(multi_outlet))):
@@ -166,6 +168,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=0, help="grouped stories to print per file")
     parser.add_argument("--slice", type=int, default=5, help="minutes per replay slice")
     parser.add_argument("--feeds", type=int, default=0, help="feed mode: this many 50-item feeds")
+    parser.add_argument("--limit", type=int, help="corpus mode: the first N rows of each file only")
     parser.add_argument(
         "--per-outlet",
         action="store_true",
@@ -177,7 +180,7 @@ def main() -> None:
         return
     names = args.files or sorted(p.name for p in CORPUS.glob("*.jsonl"))
     for name in names:
-        corpus_run(CORPUS / name, args.samples, args.slice, args.per_outlet)
+        corpus_run(CORPUS / name, args.samples, args.slice, args.per_outlet, args.limit)
 
 
 if __name__ == "__main__":
