@@ -136,7 +136,7 @@ def normalise_title(title: str, outlet: str | None = None) -> str:
 
 def _strip_outlet_suffix(text: str, outlet: str | None) -> str:
     """Drop a trailing " - Reuters" / " | Dawn" / " - BBC News" (at most two, e.g. " - Live - BBC")."""
-    outlet_words = title_words(outlet, strip_outlet=False) if outlet else ()
+    outlet_words = _outlet_words(outlet) if outlet else ()
     for _ in range(2):
         parts = _SUFFIX_SEPARATORS.split(text)
         if len(parts) < 2:
@@ -147,6 +147,12 @@ def _strip_outlet_suffix(text: str, outlet: str | None) -> str:
             break
         text = head
     return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _outlet_words(outlet: str) -> tuple[str, ...]:
+    """An outlet's name as words (memoised: a feed's every headline names the same outlet)."""
+    return title_words(outlet, strip_outlet=False)
 
 
 def _looks_like_outlet(tail: str, outlet_words: tuple[str, ...]) -> bool:
