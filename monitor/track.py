@@ -280,7 +280,7 @@ _STORY_COLUMNS = select(
     Story.first_published_at,
     Story.source_count,
     Story.sources,
-    Story.classified_at,
+    Story.classified_at.is_not(None),  # a flag: no time to convert
     Story.scored_sources,
 ).order_by(Story.id)
 # Built once: SQLAlchemy caches the compiled form, the per-slice cost is only the round trip.
@@ -381,9 +381,7 @@ def _candidates(conn: Connection, story_ids: Collection[int] | None) -> list[_St
     else:
         dialect = conn.dialect.name
         rows = fetch_rows(conn, _by_list(dialect).stories, {"ids": list_param(dialect, sorted(story_ids))})
-    return [
-        _Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), r[6] is not None, r[7]) for r in rows
-    ]
+    return [_Story(r[0], r[1], r[2] or "", r[3], r[4], tuple(r[5] or ()), bool(r[6]), r[7]) for r in rows]
 
 
 def _classify(
