@@ -302,6 +302,27 @@ _INSERT_SCORES = _inserting(
 _INSERT_CONTRIBUTIONS = _inserting(_contributions, ("pair", "story_id", "at", "value"))
 _INSERT_POINTS = _inserting(_points, ("pair", "at", "tension", "baseline", "level"))
 
+_pair_states = cast(Table, PairState.__table__)
+_PAIR_COLUMNS = (
+    "tension",
+    "baseline",
+    "level",
+    "level_since",
+    "candidate_level",
+    "candidate_since",
+    "updated_at",
+    "last_alert_at",
+    "last_alert_level",
+    "last_alert_direction",
+    "state",
+)
+_INSERT_PAIRS = _inserting(_pair_states, ("pair", *_PAIR_COLUMNS))
+_UPDATE_PAIRS = (
+    update(_pair_states)
+    .where(_pair_states.c.pair == bindparam("v_pair", type_=String()))
+    .values({c: bindparam(f"v_{c}", type_=_pair_states.c[c].type) for c in _PAIR_COLUMNS})
+)
+
 
 _RAISE_CONTRIBUTIONS = (
     update(_contributions)
@@ -495,28 +516,6 @@ class _PairRow:
     last_alert_level: int | None = None
     last_alert_direction: Direction | None = None
     stored: bool = False  # the row exists in the database
-
-
-_pair_states = cast(Table, PairState.__table__)
-_PAIR_COLUMNS = (
-    "tension",
-    "baseline",
-    "level",
-    "level_since",
-    "candidate_level",
-    "candidate_since",
-    "updated_at",
-    "last_alert_at",
-    "last_alert_level",
-    "last_alert_direction",
-    "state",
-)
-_INSERT_PAIRS = _inserting(_pair_states, ("pair", *_PAIR_COLUMNS))
-_UPDATE_PAIRS = (
-    update(_pair_states)
-    .where(_pair_states.c.pair == bindparam("v_pair", type_=String()))
-    .values({c: bindparam(f"v_{c}", type_=_pair_states.c[c].type) for c in _PAIR_COLUMNS})
-)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
