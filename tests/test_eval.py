@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from monitor.classify import analyse, model
 from monitor.classify import evaluate as ev
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEV = SHARED / "eval" / "dev.jsonl"
+SEED_STORY = SHARED / "seed" / "pakistan-iran-2024-01-19.txt"
 
 
 def test_strict_pair_metrics_count_a_wrong_pair_as_an_error() -> None:
@@ -69,3 +73,62 @@ def test_dev_event_macro_f1_stays_above_the_floor() -> None:
     scores, _ = ev.score(items, ev.ours)
     assert scores.event.macro_f1 >= 0.85
     assert scores.pair.macro_f1 >= 0.85
+
+
+def _trainer() -> Any:
+    """scripts/train_classifier.py as a module (scripts/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_classifier.py"
+    spec = importlib.util.spec_from_file_location("train_classifier", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Headline + lead items where the two are weighed against each other: a lead with and without event phrases,
+# a negated headline the model reads the other way (the lexicon then decides), a background lead, a summary of
+# several sentences.
+COMBINED = [
+    ("Pakistan recalls ambassador from Tehran", "The two countries agreed to hold talks in Doha next week."),
+    (
+        "Leaders meet in Geneva",
+        "Iran fired missiles at targets in Pakistan on Tuesday, killing two children.",
+    ),
+    ("Israel rules out military action against Iran", "Officials said no decision had been made."),
+    ("Ceasefire holds in Gaza", "The truce followed weeks of heavy shelling. Aid convoys crossed at Rafah."),
+    ("India beat Pakistan by six wickets", "Kohli scored a century in Dubai."),
+    ("Russia and Ukraine swap prisoners", "Earlier, Russian drones struck Kyiv. Talks may resume."),
+    ("Prime minister visits flood-hit region", ""),
+    ("Troops deployed to the border", "The government denies plans to invade."),
+    ("US denies plans to bomb Syria", ""),
+]
+
+
+def test_the_trainers_cross_validation_predicts_as_the_classifier_does() -> None:
+    trainer = _trainer()
+    lm = model.load()
+    assert lm is not None
+    items = list(COMBINED)
+    if SEED_STORY.exists():
+        headline, _, body = SEED_STORY.read_text(encoding="utf-8").partition("\n")
+        items.append((headline, body))
+    directions = set()
+    lead_decides = negation_decides = 0
+    for title, summary in items:
+        a = analyse(title, summary)
+        assert trainer.event_direction(lm, a.reading) is a.result.event_direction, title
+        directions.add(a.result.event_direction)
+        lead_decides += analyse(title, "").result.event_direction is not a.result.event_direction
+        assert a.probabilities is not None
+        negation_decides += (
+            model.CLASSES[a.probabilities.index(max(a.probabilities))] is not a.result.event_direction
+        )
+    # The items exercise every class, a lead that changes the headline's reading and the negated-only rule.
+    assert len(directions) == 3 and lead_decides and negation_decides
+
+
+def test_the_trainer_refuses_a_test_file(tmp_path: Path) -> None:
+    labeled = tmp_path / "test.jsonl"
+    labeled.write_text('{"title": "x", "event_direction": "neutral"}\n', encoding="utf-8")
+    assert _trainer().main(["--input", str(labeled), "--output", str(tmp_path / "m.json"), "--cv", "0"]) == 2
+    assert not (tmp_path / "m.json").exists()
