@@ -80,7 +80,9 @@ def test_sigkill_while_delivering_loses_nothing_and_resends_only_with_the_same_i
 ) -> None:
     chat, hook = http_receiver, http_receiver2
     for receiver in (smtp_receiver, chat, hook):
-        receiver.delay = 0.05  # a window between "received" and "acknowledged" for kills to land in
+        # a window between "received" and "acknowledged" for kills to land in, and enough work (30 alerts x
+        # 0.15 s per notifier) that the kills (each within 0.3 s of a run's first send) land before it is done
+        receiver.delay = 0.15
     db = Database.open(db_url)
     db.upgrade()
     now = datetime.now(UTC)
@@ -120,7 +122,7 @@ def test_sigkill_while_delivering_loses_nothing_and_resends_only_with_the_same_i
                 daemon.kill()
                 daemon.wait(10)
                 continue
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.3))
             daemon.send_signal(signal.SIGKILL)
             daemon.wait(10)
             kills += 1
