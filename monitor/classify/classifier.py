@@ -144,7 +144,7 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
             min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
         )
 
-    if lm is not None and _negated_only(reading, event_direction):
+    if lm is not None and reading.hits and _negated_only(reading, event_direction):
         # The model reads "rules out military action" as military action: when the only phrases pointing its
         # way are negated ones, the lexicon's reading (negation applied) decides.
         event_direction = lexicon_direction
@@ -166,11 +166,15 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         if seg.number <= 1 or (deciding is not None and seg.number == deciding.segment):
             for m in finder.find(seg.text):
                 actors.append(pairs.place(seg, m.code, m.text, m.kind, m.start, m.end, lx.affixes))
-    found = pairs.parties(
-        pairs.without_reporters(
-            pairs.without_rubric(actors, reading.segments[0]), reading.segments, reading.cues
-        ),
-        reading.cues,
+    found = (
+        pairs.parties(
+            pairs.without_reporters(
+                pairs.without_rubric(actors, reading.segments[0]), reading.segments, reading.cues
+            ),
+            reading.cues,
+        )
+        if actors
+        else []
     )
 
     # Pairs: the deciding event's first, then the other events of the headline and lead in text order.
@@ -223,7 +227,11 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
                 )
             )
     primary = pair_scores[0] if pair_scores else None
-    evidence = tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
+    evidence = (
+        tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
+        if decisive
+        else ()
+    )
     result = Classification(
         pair=primary.pair if primary else None,
         direction=primary.direction if primary else Direction.NEUTRAL,
