@@ -29,24 +29,24 @@ Court restores access to abortion pill" / "Supreme Court asked to restore ...").
 the grouping it gives per corpus file with sample groups to check.
 
 How candidates are found without comparing against everything: each headline gets `BANDS` lookup keys,
-MinHash values of its bigrams, one band of one value each: band k holds the bigram that comes first under
-the k-th hash order. Two headlines with bigram Jaccard J share band k with probability J, so at least one
-key with probability 1 - (1 - J)**BANDS: 0.94 at J=0.5, 0.97 at J=0.6, 0.59 at J=0.2. Identical word
-sequences share every key (no separate exact key is needed). The keys are stored in the database
-(story_keys) so the lookup works across restarts and several daemons; the verification above then decides.
+MinHash values of its word trigrams, one band of one value each: band k holds the trigram that comes first
+under the k-th hash order. Two headlines with trigram Jaccard J share band k with probability J, so at
+least one key with probability 1 - (1 - J)**BANDS: 0.92 at J=0.3, 0.99 at J=0.5 (two headlines at the
+bigram threshold of 0.5 are typically at trigram Jaccard 0.3-0.4). Identical word sequences share every
+key. The keys are stored in the database (story_keys) so the lookup works across restarts and several
+daemons; the verification above then decides.
 
-Why four one-value bands: every key is a row and an index entry of story_keys, and writing them was most
-of the cost of storing a new story (the previous scheme had eleven: an exact key and ten bands of two
-16-bit values). On 20,000 items of the wklnd corpus stream, grouping with candidates from every shared
-bigram (perfect recall at any J) joins 1,095 items to an earlier story; the eleven keys found 1,079 of
-them, these four 1,078 (rumca2023_12: 1,110; 1,105 and 1,101). The price is more candidates to verify
-(a single bigram in common suffices): about 0.8 stories per new headline instead of 0.2 on rumca2023_12.
-A common bigram ("white house") that comes first in one band's order is a key shared by most headlines
-holding it, so the candidates grow with the stories in the window: with 50,000 stored stories (bench/poll.py,
-1,000 feeds) fetching and verifying them costs ~4 ms per 50-item feed. Measured alternative for a much
-denser window: seven bands over word trigrams (recall as the eleven keys: 1,084 and 1,105 joins; 0.35
-and 0.20 candidate stories per headline; ~1 ms per feed at 1,000 feeds), at the price of seven rows a
-story (~0.5 ms more per feed at 300 feeds).
+Why seven bands over trigrams: every key is a row and an index entry of story_keys, and writing them was
+most of the cost of storing a new story (the first scheme had eleven: an exact key and ten bands of two
+16-bit values over bigrams). Four one-value bands over bigrams were cheaper to write but a common bigram
+("white house") that comes first in one band's order becomes a key shared by most headlines holding it,
+so the candidates to verify grew with the stories in the window (~4 ms per 50-item feed with 50,000
+stored stories, bench/poll.py at 1,000 feeds). A trigram is rarely shared by different stories: 0.2-0.35
+candidate stories per new headline, and the same recall. Items joined to an earlier story (bench/ingest.py,
+the census to compare schemes by): wklnd first 20,000 items 1,011 with the eleven keys, 1,010 with four
+bigram bands, 1,016 with these seven; rumca2023_12 1,105 / 1,101 / 1,105. End to end (bench/poll.py,
+SQLite, CPU per changed 50-item feed): 300 feeds 7.7 -> 8.4-8.6 ms against the four bigram bands (three more
+rows a story), 1,000 feeds 11.4-12.6 -> 9.4-9.8 ms (no growth of candidates with the window).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ from monitor.domain import Entry
 MAX_KEY_LENGTH = 200  # longer guids and links are stored as their hash (the column holds 512)
 MIN_TOKENS = 3  # shorter headlines ("Tuesday Briefing", "Gaza ceasefire") are never grouped
 MIN_JACCARD = 0.5  # bigram Jaccard needed to call two headlines one story (why: module docstring)
-BANDS = 4  # lookup keys per headline (why four: module docstring)
+BANDS = 7  # lookup keys per headline (why seven, over trigrams: module docstring)
 
 # fmt: off
 STOPWORDS = frozenset([
@@ -88,8 +88,8 @@ _SUFFIX_CONNECTORS = frozenset(["of", "the", "and", "&", "de", "al", "el", "for"
 _DELETE = re.compile(r"['’‘`´.]")
 _WORD = re.compile(r"\w+")
 
-# Each bigram is hashed once (BLAKE2b) into BANDS independent 32-bit values, one per hash order; a band
-# key is the minimum of its position over the headline's bigrams (32 bits: two different bigrams tie in
+# Each trigram is hashed once (BLAKE2b) into BANDS independent 32-bit values, one per hash order; a band
+# key is the minimum of its position over the headline's trigrams (32 bits: two different trigrams tie in
 # about one pair in 4 billion). Fixed forever: the band keys are stored in the database, so changing the
 # hash silently splits every story in flight (a test pins the values; a change needs a migration that
 # rebuilds story_keys, as 20261128_b7e4c2d9a1f3 does).
@@ -208,13 +208,18 @@ def signature(title: str, outlet: str | None = None) -> Signature:
     shingles = frozenset(f"{a} {b}" for a, b in pairwise(tokens))
     if len(tokens) < MIN_TOKENS:
         return Signature(tokens=tokens, shingles=shingles, keys=())
-    return Signature(tokens=tokens, shingles=shingles, keys=_band_keys(shingles))
+    return Signature(tokens=tokens, shingles=shingles, keys=_band_keys(trigrams(tokens)))
 
 
-def _band_keys(shingles: frozenset[str]) -> tuple[str, ...]:
-    """The lookup keys of a set of bigrams (at least one): "m<band>:<its minimum, 8 hex digits>"."""
+def trigrams(tokens: tuple[str, ...]) -> frozenset[str]:
+    """The word trigrams the lookup keys are drawn from (a headline of MIN_TOKENS words has one)."""
+    return frozenset(f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False))
+
+
+def _band_keys(grams: frozenset[str]) -> tuple[str, ...]:
+    """The lookup keys of a set of trigrams (at least one): "m<band>:<its minimum, 8 hex digits>"."""
     values = [
-        _HASH_VALUES.unpack(_blake2b(s.encode(), digest_size=_HASH_VALUES.size).digest()) for s in shingles
+        _HASH_VALUES.unpack(_blake2b(s.encode(), digest_size=_HASH_VALUES.size).digest()) for s in grams
     ]
     return tuple([f"m{band}:{value:08x}" for band, value in enumerate(map(min, zip(*values, strict=True)))])
 

@@ -20,6 +20,7 @@ from monitor.dedup import (
     same_story,
     signature,
     similarity,
+    trigrams,
 )
 from monitor.domain import Entry
 
@@ -210,14 +211,16 @@ def test_copies_share_every_key_and_near_copies_share_a_band_key() -> None:
     assert a.keys != c.keys and set(a.keys) & set(c.keys)
 
 
-def test_each_band_key_is_the_smallest_value_of_its_band_over_the_bigrams() -> None:
+def test_each_band_key_is_the_smallest_value_of_its_band_over_the_word_trigrams() -> None:
     sig = signature("Iran and Pakistan agree to de-escalate tensions")
+    grams = trigrams(sig.tokens)
+    assert grams == {"iran pakistan agree", "pakistan agree de", "agree de escalate", "de escalate tensions"}
     values = [
         [
             int.from_bytes(hashlib.blake2b(s.encode(), digest_size=4 * BANDS).digest()[4 * k : 4 * k + 4])
             for k in range(BANDS)
         ]
-        for s in sig.shingles
+        for s in grams
     ]
     assert sig.keys == tuple(f"m{k}:{min(v[k] for v in values):08x}" for k in range(BANDS))
 
@@ -226,13 +229,21 @@ def test_keys_are_fixed_across_processes_and_releases() -> None:
     # Stored in story_keys: a change here splits every story in flight, so it must be deliberate (and
     # come with a migration that rebuilds story_keys).
     keys = signature("Iran and Pakistan agree to de-escalate tensions").keys
-    assert keys == ("m0:075a5c2a", "m1:6a359148", "m2:2d37d050", "m3:17391f30")
+    assert keys == (
+        "m0:2e9b36de",
+        "m1:0d5dfdf8",
+        "m2:1ed9d0c4",
+        "m3:48c17493",
+        "m4:10e98378",
+        "m5:4eab3ba6",
+        "m6:24e62228",
+    )
     assert all(len(key) <= 64 for key in keys)
 
 
 def test_band_keys_find_nearly_every_pair_of_real_same_story_headlines() -> None:
-    # A pair with bigram Jaccard J shares no key with probability (1 - J)**BANDS: 6 % at J=0.5, under
-    # 1 % at J=0.7. Among 2,000 real headlines, the pairs same_story accepts (other than identical
+    # A pair with trigram Jaccard J shares no key with probability (1 - J)**BANDS: 8 % at J=0.3, 0.8 % at
+    # J=0.5 (bigram Jaccard 0.5, the grouping threshold, is trigram Jaccard ~0.3-0.4). Among 2,000 real headlines, the pairs same_story accepts (other than identical
     # words) are compared all against all; the keys must bring nearly all of them together.
     rows = list(itertools.islice(corpus_rows("rumca2023_12.jsonl"), 2000))
     signed = [signature(row["title"], row["source"]) for row in rows]

@@ -1,13 +1,14 @@
-"""story keys: four one-value MinHash bands instead of an exact key and ten two-value bands
+"""story keys: seven one-value MinHash bands over word trigrams instead of an exact key and ten two-value bands
 
 Revision ID: b7e4c2d9a1f3
 Revises: 66f16885b6ec
 Create Date: 2026-11-28 05:00:00.000000
 
 No schema change: the lookup keys of every story (story_keys) are rebuilt with the new scheme of
-monitor.dedup (4 keys a story, "m<band>:<8 hex digits>", instead of 11, "t:..." and "b<band>:..."), so
-an upgraded database keeps grouping new copies with the stories it holds. Each story keeps the
-created_at its keys had. Stories without keys (headlines too short to group) stay without.
+monitor.dedup (7 keys a story, "m<band>:<8 hex digits>" over word trigrams, instead of 11, "t:..." and
+"b<band>:..." over bigrams), so an upgraded database keeps grouping new copies with the stories it
+holds. Each story keeps the created_at its keys had. Stories without keys (headlines too short to
+group) stay without.
 
 Downgrade rebuilds the old keys the same way.
 
@@ -105,9 +106,10 @@ def _replace_keys(keys_of: Callable[[frozenset[str], tuple[str, ...]], tuple[str
 
 
 def _new_keys(shingles: frozenset[str], tokens: tuple[str, ...]) -> tuple[str, ...]:
-    """Four bands of one 32-bit BLAKE2b MinHash value each."""
-    unpack = struct.Struct(">4I")
-    values = [unpack.unpack(hashlib.blake2b(s.encode(), digest_size=16).digest()) for s in shingles]
+    """Seven bands of one 32-bit BLAKE2b MinHash value each, over the word trigrams."""
+    unpack = struct.Struct(">7I")
+    grams = {f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:])}
+    values = [unpack.unpack(hashlib.blake2b(s.encode(), digest_size=28).digest()) for s in grams]
     return tuple(f"m{band}:{value:08x}" for band, value in enumerate(map(min, zip(*values))))
 
 
