@@ -13,7 +13,7 @@ Speed: a batch costs a fixed handful of statements whatever its size (seven for 
 stored?, candidates, story ids, stories, story keys, items, feed counts; no RETURNING, so every insert
 is one executemany), and several feeds can share one batch (ingest_many). Key lists go to the database as one parameter (a
 JSON array read by json_each on SQLite, a text[] on PostgreSQL); the statements are compiled once per
-dialect and run on the session connection's DB-API cursor, each distinct value converted once by its
+dialect and run on the session connection's DB-API cursor (monitor.db.rows), each distinct value converted once by its
 column type's own processor. See bench/ingest.py for the figures.
 
 Several daemons may share the database: an item inserted concurrently by another process is skipped by
@@ -24,9 +24,8 @@ one (neither sees the other's uncommitted keys); later copies join whichever the
 from __future__ import annotations
 
 import functools
-import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,8 +35,6 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Connection,
-    Dialect,
-    Float,
     Insert,
     Integer,
     Select,
@@ -45,9 +42,7 @@ from sqlalchemy import (
     Table,
     TextClause,
     Update,
-    any_,
     bindparam,
-    func,
     select,
     text,
     update,
@@ -55,11 +50,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
-from sqlalchemy.types import TypeEngine
 
 from monitor.db.models import Feed, Item, Story, StoryKey
+from monitor.db.rows import execute_rows, fetch_rows, in_list, list_param
 from monitor.db.types import UTCDateTime
 from monitor.dedup import Signature, item_key, same_story, signature, similarity
 from monitor.domain import Entry
@@ -68,13 +61,9 @@ __all__ = [
     "STORY_WINDOW",
     "FeedEntries",
     "IngestResult",
-    "execute_rows",
-    "fetch_rows",
-    "in_list",
     "ingest_entries",
     "ingest_many",
     "item_key",
-    "list_param",
 ]
 
 STORY_WINDOW = timedelta(hours=48)  # a copy joins a story first published at most this far from it
@@ -114,7 +103,7 @@ def _values(table: Table, columns: Sequence[str], suffix: str = "") -> dict[str,
 class _Statements:
     """The statements of one database kind, built once."""
 
-    json_keys: bool  # key lists are passed as JSON text (SQLite) rather than as an array
+    dialect: str  # lists go to the database as one parameter: monitor.db.rows.list_param
     select_stored: Select[int, str]
     touch_stored: Update
     select_candidates: Select[int, str, datetime, str, datetime, Any]
@@ -126,37 +115,16 @@ class _Statements:
     count_items: Update
 
 
-def in_list(
-    column: ColumnElement[Any], name: str, kind: type[String] | type[Integer], dialect: str
-) -> ColumnElement[bool]:
-    """`column` is one of the values of the list parameter `name` (its value: `list_param`).
-
-    One parameter whatever the list's length, so the statement compiles once: a JSON array read by
-    json_each on SQLite, an array on PostgreSQL.
-    """
-    if dialect == "sqlite":
-        listed = func.json_each(bindparam(name, type_=String())).table_valued("value")
-        return column.in_(select(listed.c.value))
-    return column == any_(bindparam(name, type_=postgresql.ARRAY(kind())))
-
-
-def list_param(dialect: str, values: Iterable[Any]) -> str | list[Any]:
-    """The value of an `in_list` parameter."""
-    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
-
-
 @functools.cache
 def _statements(dialect: str) -> _Statements:
     insert_items: Insert
     items = _values(_ITEMS, _ITEM_COLUMNS)
     if dialect == "sqlite":
-        json_keys = True
         story_ids = text("SELECT coalesce(max(id), 0) FROM stories")
         insert_items = (
             sqlite.insert(_ITEMS).values(items).on_conflict_do_nothing(index_elements=["feed_id", "key"])
         )
     elif dialect == "postgresql":
-        json_keys = False
         story_ids = text(
             "SELECT nextval(pg_get_serial_sequence('stories', 'id')) FROM generate_series(1, :b_n)"
         ).bindparams(bindparam("b_n", type_=Integer()))
@@ -172,7 +140,7 @@ def _statements(dialect: str) -> _Statements:
         return in_list(column, name, kind, dialect)
 
     return _Statements(
-        json_keys=json_keys,
+        dialect=dialect,
         select_stored=select(_ITEMS.c.feed_id, _ITEMS.c.key).where(
             among(_ITEMS.c.feed_id, "b_feeds", Integer), among(_ITEMS.c.key, "b_keys", String)
         ),
@@ -213,135 +181,6 @@ def _statements(dialect: str) -> _Statements:
         .where(_FEEDS.c.id == bindparam("b_id", type_=Integer()))
         .values(items_seen=_FEEDS.c.items_seen + bindparam("b_new", type_=Integer())),
     )
-
-
-def _key_list(statements: _Statements, keys: Iterable[str]) -> str | list[str]:
-    return json.dumps(list(keys)) if statements.json_keys else list(keys)
-
-
-def _id_list(statements: _Statements, ids: Iterable[int]) -> str | list[int]:
-    return json.dumps(list(ids)) if statements.json_keys else list(ids)
-
-
-# --------------------------------------------------------------------------- statements on the driver
-# The statements above run on the DB-API cursor of the session's connection (same transaction). A batch
-# of two items is seven statements; SQLAlchemy's per-execution work (result setup, parameter processing,
-# per-row processing in executemany) cost several times the database's own work. The SQL and the value
-# conversions stay SQLAlchemy's: compiled once per dialect, each parameter and column through its type's
-# own bind and result processors.
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    sql: str
-    positional: bool
-    names: tuple[str, ...]  # parameter names, in the driver's order when positional
-    to_db: tuple[Callable[[Any], Any] | None, ...]  # per parameter
-    from_db: tuple[Callable[[Any], Any] | None, ...]  # per returned column
-    shared: tuple[bool, ...]  # per returned column: its values are immutable (one conversion per value)
-
-    def params(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-        """The driver's parameters for each row: converted column by column, each distinct value once
-        (a story's time serves its keys, `now` every item)."""
-        if len(rows) == 1:  # one execution (a lookup, a multi-row INSERT): no repeats to share
-            row = rows[0]
-            values = [
-                row[name] if fn is None or row[name] is None else fn(row[name])
-                for name, fn in zip(self.names, self.to_db, strict=True)
-            ]
-            return [tuple(values) if self.positional else dict(zip(self.names, values, strict=True))]
-        columns = [
-            _converted([row[name] for row in rows], fn)
-            for name, fn in zip(self.names, self.to_db, strict=True)
-        ]
-        if self.positional:
-            return list(zip(*columns, strict=True))
-        return [dict(zip(self.names, values, strict=True)) for values in zip(*columns, strict=True)]
-
-    def rows(self, fetched: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """The fetched rows, each column through its type's processor. A column of immutable values
-        (times, strings, numbers) converts each distinct value once: a story's time and title repeat
-        on every row of its keys. Mutable values (JSON) are converted row by row, never shared."""
-        if not any(self.from_db) or not fetched:
-            return [tuple(row) for row in fetched]
-        columns: list[Sequence[Any]] = []
-        for values, fn, shared in zip(zip(*fetched, strict=True), self.from_db, self.shared, strict=True):
-            if fn is None:
-                columns.append(values)
-            elif shared:
-                columns.append(_converted(list(values), fn))
-            else:
-                columns.append([fn(v) for v in values])
-        return list(zip(*columns, strict=True))
-
-
-@functools.lru_cache(maxsize=128)
-def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler)
-    binds = {name: bind for bind, name in compiled.bind_names.items()}
-    positional = bool(compiled.positional)
-    names = tuple(compiled.positiontup or ()) if positional else tuple(binds)
-    columns = getattr(statement, "exported_columns", ())
-    return _Compiled(
-        sql=compiled.string,
-        positional=positional,
-        names=names,
-        to_db=tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names),
-        from_db=tuple(_result_processor(c.type, dialect) for c in columns),
-        shared=tuple(isinstance(c.type, (UTCDateTime, String, Integer)) for c in columns),
-    )
-
-
-def _result_processor(kind: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    impl = kind.dialect_impl(dialect)
-    if isinstance(impl, Float) and not impl.asdecimal:
-        return None  # the drivers return floats already (and psycopg's processor needs the column's oid)
-    return impl.result_processor(dialect, None)
-
-
-def fetch_rows(
-    conn: Connection, statement: ClauseElement, values: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Execute once on the connection's DB-API cursor; the rows, each column through its type."""
-    compiled = _compile(statement, conn.dialect)
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(compiled.sql, compiled.params([values])[0])
-        return compiled.rows(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
-def execute_rows(conn: Connection, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Execute once per row of values (one executemany)."""
-    if not rows:
-        return
-    compiled = _compile(statement, conn.dialect)
-    params = compiled.params(rows)
-    cursor = conn.connection.cursor()
-    try:
-        if len(params) == 1:
-            cursor.execute(compiled.sql, params[0])
-        else:
-            cursor.executemany(compiled.sql, params)
-    finally:
-        cursor.close()
-
-
-def _converted(values: list[Any], convert: Callable[[Any], Any] | None) -> list[Any]:
-    if convert is None:
-        return values
-    done: dict[Any, Any] = {None: None}
-    out = []
-    for value in values:
-        try:
-            out.append(done[value])
-        except KeyError:
-            out.append(done.setdefault(value, convert(value)))
-        except TypeError:  # unhashable (a JSON list): convert each
-            out.append(convert(value))
-    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -474,7 +313,9 @@ def _stored(
     feeds = sorted({feed_id for feed_id, _ in fresh})
     keys = {key for _, key in fresh}
     rows = fetch_rows(
-        conn, sql.select_stored, {"b_feeds": _id_list(sql, feeds), "b_keys": _key_list(sql, keys)}
+        conn,
+        sql.select_stored,
+        {"b_feeds": list_param(sql.dialect, feeds), "b_keys": list_param(sql.dialect, keys)},
     )
     stored = {(feed_id, key) for feed_id, key in rows if (feed_id, key) in fresh}
     by_feed: defaultdict[int, list[str]] = defaultdict(list)
@@ -483,7 +324,7 @@ def _stored(
     execute_rows(
         conn,
         sql.touch_stored,
-        [{"b_feed": f, "b_keys": _key_list(sql, ks), "b_now": now} for f, ks in by_feed.items()],
+        [{"b_feed": f, "b_keys": list_param(sql.dialect, ks), "b_now": now} for f, ks in by_feed.items()],
     )
     return stored
 
@@ -551,7 +392,7 @@ def _candidates(
         return
     low, high = min(times) - STORY_WINDOW, max(times) + STORY_WINDOW
     rows = fetch_rows(
-        conn, sql.select_candidates, {"b_keys": _key_list(sql, keys), "b_low": low, "b_high": high}
+        conn, sql.select_candidates, {"b_keys": list_param(sql.dialect, keys), "b_low": low, "b_high": high}
     )
     drafts: dict[int, _Draft] = {}
     for story_id, key, created_at, title, first, sources in rows:
@@ -576,7 +417,7 @@ def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft
     """
     if not created:
         return
-    if sql.json_keys:  # SQLite
+    if sql.dialect == "sqlite":
         ((largest,),) = fetch_rows(conn, sql.story_ids, {})
         ids: Sequence[int] = range(largest + 1, largest + 1 + len(created))
     else:

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from monitor.db.models import AlertRow, Delivery
+from monitor.db.rows import execute_rows, fetch_rows, inserting
 from monitor.domain import Alert, AlertReason, Direction, Evidence, Level, Pair
-from monitor.ingest import execute_rows, fetch_rows
 
 PENDING = "pending"
 SENDING = "sending"
@@ -27,13 +27,9 @@ _alerts = cast(Table, AlertRow.__table__)
 _deliveries = cast(Table, Delivery.__table__)
 
 
-def _inserting(table: Table, columns: Sequence[str]) -> Insert:
-    return insert(table).values({c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns})
-
-
 # Every column with a default is given: the statements run on the DB-API cursor, where SQLAlchemy's
 # execution context (which fills defaults in) is not involved.
-_INSERT_ALERT = _inserting(
+_INSERT_ALERT = inserting(
     _alerts,
     (
         "uid",
@@ -49,7 +45,7 @@ _INSERT_ALERT = _inserting(
         "created_at",
     ),
 ).returning(_alerts.c.id)
-_INSERT_DELIVERIES = _inserting(
+_INSERT_DELIVERIES = inserting(
     _deliveries, ("alert_id", "notifier", "status", "attempts", "next_attempt_at", "created_at")
 )
 
@@ -57,7 +53,7 @@ _INSERT_DELIVERIES = _inserting(
 def enqueue_alert(session: Session, alert: Alert, notifiers: Sequence[str], now: datetime) -> int:
     """Add the alert row and one pending Delivery per notifier (due now); returns the alert row's id.
 
-    Two statements on the session's connection (monitor.ingest's fetch_rows/execute_rows), executed at
+    Two statements on the session's connection (monitor.db.rows's fetch_rows/execute_rows), executed at
     once, in the caller's transaction; never commits.
     """
     conn = session.connection()

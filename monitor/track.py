@@ -8,7 +8,7 @@ A story is counted once per pair however many outlets carry it; when its outlet 
 its contribution grows by the corroboration delta (Story.scored_sources remembers what was counted).
 Running track again at the same `now` changes nothing and writes no alert twice.
 
-Every statement runs on the session connection's DB-API cursor (monitor.ingest's fetch_rows and
+Every statement runs on the session connection's DB-API cursor (monitor.db.rows's fetch_rows and
 execute_rows: compiled once per dialect, values through the column types' own processors), so a call
 costs a handful of round trips and no ORM work. A caller that is the database's only writer (a
 replay) may keep the pairs' states between calls in a `PairStates`: each pair_states row is then read
@@ -26,14 +26,12 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
-    Insert,
     Integer,
     Select,
     String,
     Table,
     bindparam,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -43,9 +41,9 @@ from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertPolicy, Decision, Memory, decide, make_alert
 from monitor.db.models import Item, PairState, Story, StoryScore, TensionContribution, TensionPoint
+from monitor.db.rows import execute_rows, fetch_rows, in_list, inserting, list_param
 from monitor.db.types import UTCDateTime
 from monitor.domain import Alert, Direction, Evidence, Level, Pair, PairScore
-from monitor.ingest import execute_rows, fetch_rows, in_list, list_param
 from monitor.tension import (
     Contribution,
     PairTension,
@@ -292,15 +290,11 @@ _contributions = cast(Table, TensionContribution.__table__)
 _points = cast(Table, TensionPoint.__table__)
 
 
-def _inserting(table: Table, columns: Sequence[str]) -> Insert:
-    return insert(table).values({c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns})
-
-
-_INSERT_SCORES = _inserting(
+_INSERT_SCORES = inserting(
     _scores, ("story_id", "pair", "rank", "direction", "score", "confidence", "evidence")
 )
-_INSERT_CONTRIBUTIONS = _inserting(_contributions, ("pair", "story_id", "at", "value"))
-_INSERT_POINTS = _inserting(_points, ("pair", "at", "tension", "baseline", "level"))
+_INSERT_CONTRIBUTIONS = inserting(_contributions, ("pair", "story_id", "at", "value"))
+_INSERT_POINTS = inserting(_points, ("pair", "at", "tension", "baseline", "level"))
 
 _pair_states = cast(Table, PairState.__table__)
 _PAIR_COLUMNS = (
@@ -316,7 +310,7 @@ _PAIR_COLUMNS = (
     "last_alert_direction",
     "state",
 )
-_INSERT_PAIRS = _inserting(_pair_states, ("pair", *_PAIR_COLUMNS))
+_INSERT_PAIRS = inserting(_pair_states, ("pair", *_PAIR_COLUMNS))
 _UPDATE_PAIRS = (
     update(_pair_states)
     .where(_pair_states.c.pair == bindparam("v_pair", type_=String()))
@@ -347,7 +341,7 @@ _MOVED = {Direction.ESCALATION: _moved(True), Direction.DE_ESCALATION: _moved(Fa
 @dataclass(frozen=True, slots=True)
 class _ByList:
     """The statements that take a list of ids or pairs as one parameter (their form depends on the
-    database: see monitor.ingest.in_list)."""
+    database: see monitor.db.rows.in_list)."""
 
     stories: Select[Any]
     scores: Select[Any]
