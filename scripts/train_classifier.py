@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.classify import events, lexicon, model
-from monitor.classify.classifier import QUIET_LEAD_FACTOR, _direction_of, _negated_only
+from monitor.classify.classifier import _direction_of, read_model
 from monitor.classify.events import Reading
 from monitor.classify.model import CLASSES, PRIOR_WEIGHT, LinearModel, features, lexicon_prior, softmax
 from monitor.domain import Direction
@@ -130,26 +130,8 @@ def dump(data: dict[str, Any]) -> str:
 
 
 def event_direction(lm: LinearModel, reading: Reading) -> Direction:
-    """The classifier's event direction from this model (classifier.analyse, the model part): headline and lead
-    scored apart and averaged by position weight, a lead without event phrases x QUIET_LEAD_FACTOR, and the
-    lexicon's reading when the model's direction rests on negated phrases only. tests/test_eval.py checks this
-    agrees with `classify` on items with summaries."""
-    c = [0.0, 0.0, 0.0]
-    total = 0.0
-    for seg in reading.segments[:2]:
-        if not seg.words:
-            continue
-        weight = seg.weight
-        if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
-            weight *= QUIET_LEAD_FACTOR
-        s = lm.segment_scores(reading, seg.number)
-        c = [c[k] + weight * s[k] for k in range(3)]
-        total += weight
-    p = softmax([x / total for x in c] if total else lm.bias_scores())
-    direction = CLASSES[p.index(max(p))]
-    if _negated_only(reading, direction):
-        direction = _direction_of(reading.net)
-    return direction
+    """The classifier's event direction from this model (classifier.read_model, as `classify` uses it)."""
+    return read_model(lm, reading)[0]
 
 
 def macro_f1(pairs: list[tuple[int, int]]) -> tuple[float, list[float]]:

@@ -114,6 +114,32 @@ def _round(x: float) -> float:
     return round(x, 3)
 
 
+def read_model(
+    lm: model.LinearModel, reading: Reading
+) -> tuple[Direction, float, tuple[float, float, float]]:
+    """The model's event direction, its confidence and the three probabilities (escalation, de-escalation,
+    neutral): headline and lead scored apart and averaged by position weight (a lead without event phrases
+    weighs less). scripts/train_classifier.py judges its models through this function too."""
+    c0 = c1 = c2 = total = 0.0
+    for seg in reading.segments[:2]:
+        if not seg.words:
+            continue
+        weight = seg.weight
+        if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
+            weight *= QUIET_LEAD_FACTOR
+        s0, s1, s2 = lm.segment_scores(reading, seg.number)
+        c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
+        total += weight
+    p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
+    confidence = max(p)
+    direction = model.CLASSES[p.index(confidence)]
+    if reading.hits and _negated_only(reading, direction):
+        # The model reads "rules out military action" as military action: when the only phrases pointing its
+        # way are negated ones, the lexicon's reading (negation applied) decides.
+        direction = _direction_of(reading.net)
+    return direction, confidence, (p[0], p[1], p[2])
+
+
 def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
     """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
     that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
@@ -124,30 +150,13 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
     lm = model.load(lang)
     probabilities: tuple[float, float, float] | None = None
     if lm is not None:
-        c0 = c1 = c2 = total = 0.0
-        for seg in reading.segments[:2]:
-            if not seg.words:
-                continue
-            weight = seg.weight
-            if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
-                weight *= QUIET_LEAD_FACTOR
-            s0, s1, s2 = lm.segment_scores(reading, seg.number)
-            c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
-            total += weight
-        p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
-        probabilities = (p[0], p[1], p[2])
-        confidence = max(p)
-        event_direction = model.CLASSES[p.index(confidence)]
+        event_direction, confidence, probabilities = read_model(lm, reading)
     else:
         event_direction = lexicon_direction
         confidence = (
             min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
         )
 
-    if lm is not None and reading.hits and _negated_only(reading, event_direction):
-        # The model reads "rules out military action" as military action: when the only phrases pointing its
-        # way are negated ones, the lexicon's reading (negation applied) decides.
-        event_direction = lexicon_direction
     sign = _sign(event_direction)
     decisive = [h for h in reading.hits if h.value * sign > 0]
     deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None
