@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from monitor.feeds import links
 from monitor.feeds import parse as parse_module
 from monitor.feeds.fastpath import read_plain_feed
 from monitor.feeds.parse import ParsedFeed, canonical_link, clean_text, parse_feed
@@ -516,3 +517,27 @@ def test_canonical_link_is_idempotent_and_drops_fragments(link: str) -> None:
     assert "#" not in once
     names = [name.lower() for name, _ in parse_qsl(urlsplit(once).query, keep_blank_values=True)]
     assert not any(name.startswith("utm_") for name in names)
+
+
+_QUERY_PART = st.one_of(
+    st.sampled_from(
+        ["utm_source=rss", "at_medium=RSS", "UTM_Campaign=x", "utm%5Fsource=y", "fbclid", "ocid=1"]
+    ),
+    st.from_regex(r"[A-Za-z0-9_%+]{0,6}(=[A-Za-z0-9_%+?/=]{0,8})?", fullmatch=True),
+)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "HTTP", "ftp"]),
+    host=st.from_regex(r"[A-Za-z0-9.-]{1,12}(:[0-9]{1,4})?", fullmatch=True),
+    path=st.from_regex(r"(/[A-Za-z0-9._~%/é-]{0,12})?", fullmatch=True),
+    query=st.none() | st.lists(_QUERY_PART, max_size=5).map("&".join),
+    fragment=st.none() | st.from_regex(r"[a-z?&=]{0,6}", fullmatch=True),
+)
+def test_canonical_link_shortcut_agrees_with_the_general_path(
+    scheme: str, host: str, path: str, query: str | None, fragment: str | None
+) -> None:
+    link = f"{scheme}://{host}{path}" + (f"?{query}" if query is not None else "")
+    link += f"#{fragment}" if fragment is not None else ""
+
+    assert canonical_link(link) == links._canonical(link)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 # Query parameters that only say who sent the reader (click ids, campaign tags, feed markers).
 TRACKING_PARAMS = frozenset(
@@ -19,6 +19,8 @@ TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Lower-case scheme and host, no port, userinfo, query or fragment: nothing to change.
 _ALREADY_CANONICAL = re.compile(r"https?://[a-z0-9.-]+/[^?#\s]*\Z")
+# The same with a query and/or a fragment (a feed's usual "?at_medium=RSS" decorations).
+_PLAIN_WITH_QUERY = re.compile(r"(https?://[a-z0-9.-]+)(/[^?#\s]*)?(?:\?([^#\s]*))?(?:#\S*)?\Z")
 
 
 def _is_tracking(name: str) -> bool:
@@ -35,6 +37,38 @@ def canonical_link(url: str) -> str:
     text = url.strip()
     if _ALREADY_CANONICAL.match(text):
         return text
+    plain = _PLAIN_WITH_QUERY.match(text)
+    if plain is not None:
+        base, path, query = plain.groups()
+        kept = _query_without_tracking(query) if query else ""
+        if kept is not None:
+            return f"{base}{path or '/'}?{kept}" if kept else f"{base}{path or '/'}"
+    return _canonical(text)
+
+
+def _query_without_tracking(query: str) -> str | None:
+    """`query` as it is when it has no tracking parameter, "" when it has only those, else None.
+
+    None (a mix) leaves the query to `_canonical`, which re-encodes what it keeps; the two cases
+    here need no re-encoding, so the result is the same as `_canonical`'s, more cheaply.
+    """
+    tracking = other = False
+    for part in query.split("&"):
+        if not part:
+            continue  # parse_qsl skips empty fields too
+        name = part.partition("=")[0]
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "))
+        if _is_tracking(name):
+            tracking = True
+        else:
+            other = True
+        if tracking and other:
+            return None
+    return "" if tracking else query
+
+
+def _canonical(text: str) -> str:
     try:
         parts = urlsplit(text)
         port = parts.port
