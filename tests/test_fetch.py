@@ -369,6 +369,27 @@ async def test_it_reports_a_refused_connection(fetcher: Fetcher) -> None:
     assert result.error is not None and result.error.startswith(f"{url}: cannot connect: ")
 
 
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/hostile/hangup", "server closed the connection"),
+        ("/hostile/garbage", "bad HTTP response: "),
+        ("/hostile/truncated", "broken or undecodable body: "),
+        ("/hostile/bad-gzip", "broken or undecodable body: "),
+    ],
+)
+async def test_it_names_what_went_wrong_with_a_broken_answer(
+    feed_server: FeedServer, fetcher: Fetcher, path: str, message: str
+) -> None:
+    url = feed_server.url(path)
+
+    result = await fetcher.fetch(url, Validators())
+
+    assert result.outcome is Outcome.ERROR and result.body is None
+    assert result.error is not None and result.error.startswith(f"{url}: {message}")
+    assert "\n" not in result.error
+
+
 @pytest.mark.parametrize("url", ["ftp://example.org/feed", "not a url", "http:///nohost"])
 async def test_it_reports_an_unusable_url_without_raising(fetcher: Fetcher, url: str) -> None:
     result = await fetcher.fetch(url, Validators())

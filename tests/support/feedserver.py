@@ -27,6 +27,10 @@ Hostile routes (waits are bounded and end when the server stops, so tests stay f
     /hostile/html               an HTML page with status 200
     /hostile/bad-utf8           an RSS feed declared UTF-8 containing invalid bytes
     /hostile/empty              200 with an empty body
+    /hostile/hangup             the connection closed without an answer
+    /hostile/garbage            an answer that is not HTTP
+    /hostile/truncated          Content-Length 1000, 12 bytes, then the connection closed
+    /hostile/bad-gzip           Content-Encoding: gzip over bytes that are not gzip
     /hold?delay=S               a small valid feed after S seconds (default 0.2): for concurrency tests
 
 `.max_in_flight` is the highest number of requests handled at the same time and
@@ -280,6 +284,15 @@ class _Handler(BaseHTTPRequestHandler):
             "/hostile/html": lambda: self._send(200, HTML_PAGE, "text/html; charset=utf-8"),
             "/hostile/bad-utf8": lambda: self._send(200, BAD_UTF8_FEED, "application/rss+xml"),
             "/hostile/empty": lambda: self._send(200, b"", "application/rss+xml"),
+            "/hostile/hangup": self._hang_up,
+            "/hostile/garbage": lambda: self._raw(b"SURPRISE, NOT HTTP\r\n\r\n"),
+            "/hostile/truncated": lambda: self._raw(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n"
+                b"<rss version="
+            ),
+            "/hostile/bad-gzip": lambda: self._send(
+                200, b"this is not gzip at all", "application/rss+xml", {"Content-Encoding": "gzip"}
+            ),
             "/hold": lambda: self._hold(float(query.get("delay", ["0.2"])[0])),
         }
         handler = routes.get(path)
@@ -311,6 +324,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _redirect(self, status: int, location: str) -> None:
         self._send(status, b"", "text/plain", {"Location": location})
+
+    def _hang_up(self) -> None:
+        self.close_connection = True
+
+    def _raw(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+        self.close_connection = True
 
     def _unavailable(self) -> None:
         now = time.time()
