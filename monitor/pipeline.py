@@ -6,6 +6,7 @@
     track_stage     classify new stories, fold them into pair tension, write alerts + outbox rows
     deliver_stage   send the due outbox rows
     run_cycle       poll_all, then track_stage, then deliver_stage
+    release_dead_holders  at start: end the leases and claims of this machine's dead processes
 
 A feed problem never raises: it becomes a PollReport with a one-line error naming the feed URL, is
 stored on the feed row (last_error, consecutive_failures, next_poll_at) and the other feeds go on.
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ from monitor.app import App
 from monitor.classify import classify
 from monitor.config import Config, ConfigError, FeedConfig, PollConfig
 from monitor.db.models import Feed
-from monitor.delivery import DeliveryReport, deliver_due
+from monitor.delivery import DeliveryReport, deliver_due, release_claims
 from monitor.feeds.fetch import (
     Fetcher,
     FetchLimits,
@@ -46,6 +45,7 @@ from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.ingest import ingest_entries
 from monitor.logs import event
 from monitor.notify import Notifier, build_notifier, renderer_for
+from monitor.owner import Owner, is_dead, this_process
 from monitor.track import TrackResult, settings_from_config, track
 
 log = logging.getLogger("monitor.pipeline")
@@ -159,8 +159,32 @@ def sync_feeds(session: Session, config: Config) -> dict[str, int]:
 
 
 def worker_id() -> str:
-    """Who holds a lease: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a lease: host and process, and what tells the process apart (monitor.owner)."""
+    return str(this_process())
+
+
+def release_dead_holders(app: App, now: datetime, me: str) -> list[str]:
+    """End, as of `now`, the feed leases and delivery claims held by processes of this machine that no
+    longer run (killed, crashed): a restarted daemon need not wait out its predecessor's leases.
+    Returns the dead holders; holders elsewhere, or alive, keep theirs until they expire."""
+    mine = Owner.parse(me)
+    if mine is None:
+        return []
+
+    def dead(holder: Owner) -> bool:
+        return is_dead(holder, mine)
+
+    with app.db.session() as session:
+        held = session.scalars(select(Feed.lease_owner).where(Feed.lease_until > now).distinct())
+        released = sorted(h for h in held if h and (o := Owner.parse(h)) is not None and dead(o))
+        for holder in released:
+            session.execute(
+                update(Feed)
+                .where(Feed.lease_owner == holder, Feed.lease_until > now)
+                .values(lease_until=now)
+                .execution_options(synchronize_session=False)
+            )
+    return sorted({*released, *release_claims(app.db, now, dead)})
 
 
 # --------------------------------------------------------------------------- one feed

@@ -31,7 +31,14 @@ from monitor.config import mask_database_url
 from monitor.feeds.fetch import Fetcher
 from monitor.logs import event
 from monitor.notify import Notifier
-from monitor.pipeline import deliver_stage, poll_feed, sync_feeds, track_stage, worker_id
+from monitor.pipeline import (
+    deliver_stage,
+    poll_feed,
+    release_dead_holders,
+    sync_feeds,
+    track_stage,
+    worker_id,
+)
 
 log = logging.getLogger("monitor.daemon")
 
@@ -74,6 +81,9 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or `stop()`), then drain. Returns the exit status."""
         loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._sync)
+        released = await asyncio.to_thread(release_dead_holders, self.app, self.app.clock(), self.owner)
+        if released:
+            log.info(event("released", holders="; ".join(released), reason="no longer running"))
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         self._add_jobs(scheduler, datetime.now(UTC))
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from monitor.app import App
 from monitor.config import Config, parse_config
-from monitor.db.models import Feed, Item, Story
+from monitor.db.models import Delivery, Feed, Item, Story
 from monitor.dedup import item_key
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
@@ -24,11 +24,14 @@ from monitor.pipeline import (
     fetch_limits,
     poll_all,
     poll_feed,
+    release_dead_holders,
     run_cycle,
     sync_feeds,
+    worker_id,
 )
 from tests.support.feedserver import BBC, FeedServer
 from tests.support.receivers import HttpReceiver
+from tests.test_owner import owner_of
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 T0 = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
@@ -570,3 +573,45 @@ async def test_run_cycle_delivers_due_outbox_rows(
     again = await run_cycle(app, fetcher, notifiers, T0 + timedelta(minutes=1))
     assert again.delivery is not None and again.delivery.due == 0
     assert len(http_receiver.received()) == 1
+
+
+async def test_a_restart_takes_over_the_leases_and_claims_of_a_killed_process_at_once(
+    tmp_path: Path, db_url: str, feed_server: FeedServer, http_receiver: HttpReceiver, fetcher: Fetcher,
+    app_factory: list[App],
+) -> None:  # fmt: skip
+    import subprocess
+    import sys
+
+    extra = f"notifiers:\n  ops-hook: {{type: webhook, url: '{http_receiver.url}/hook'}}\n"
+    feeds = {"Killed": feed_server.url(f"/feeds/{REAL['Dawn']}"), "Alive": feed_server.url(BBC)}
+    app = open_app(make_config(tmp_path, db_url, feeds, extra=extra), app_factory)
+    with app.db.session() as session:
+        sync_feeds(session, app.config)
+        enqueue_alert(session, sample_alert(T0, uid="claimed-by-the-dead"), ["ops-hook"], T0)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        alive, dead = str(owner_of(running)), str(owner_of(killed))
+        killed.kill()
+        killed.wait()
+        until = T0 + timedelta(minutes=2)
+        with app.db.session() as session:
+            for name, holder in (("Killed", dead), ("Alive", alive)):
+                session.execute(
+                    update(Feed).where(Feed.name == name).values(lease_owner=holder, lease_until=until)
+                )
+            session.execute(update(Delivery).values(status="sending", claimed_by=dead, claimed_until=until))
+
+        released = release_dead_holders(app, T0, worker_id())
+
+        assert released == [dead]
+        reports = by_feed(await poll_all(app, fetcher, T0 + timedelta(seconds=1)))
+        assert reports["Killed"].outcome == "ok"
+        assert reports["Alive"].outcome == "skipped" and alive in (reports["Alive"].detail or "")
+        notifiers, _ = available_notifiers(app.config)
+        cycle = await run_cycle(app, fetcher, notifiers, T0 + timedelta(seconds=2))
+        assert cycle.delivery is not None and cycle.delivery.sent == 1
+        assert len(http_receiver.received()) == 1
+    finally:
+        running.kill()
+        running.wait()

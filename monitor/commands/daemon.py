@@ -12,7 +12,15 @@ from monitor.app import App
 from monitor.commands._app import load_app
 from monitor.feeds.fetch import Fetcher
 from monitor.logs import event, setup_logging
-from monitor.pipeline import available_notifiers, deliver_stage, fetch_limits, poll_all, track_stage
+from monitor.pipeline import (
+    available_notifiers,
+    deliver_stage,
+    fetch_limits,
+    poll_all,
+    release_dead_holders,
+    track_stage,
+    worker_id,
+)
 from monitor.scheduler import Daemon
 
 log = logging.getLogger("monitor.daemon")
@@ -75,6 +83,8 @@ async def _poll_once(app: App) -> int:
     if not app.config.feeds:
         print(f"{app.config.path}: no feeds configured", file=sys.stderr)
     now = app.clock()
+    for holder in await asyncio.to_thread(release_dead_holders, app, now, worker_id()):
+        print(f"released the leases of {holder}: no longer running", file=sys.stderr)
     async with Fetcher(fetch_limits(app.config.poll)) as fetcher:
         reports = await poll_all(app, fetcher, now)
     width = max((len(r.feed) for r in reports), default=0)
