@@ -269,6 +269,35 @@ def test_the_source_of_a_trailing_attribution_is_not_a_party() -> None:
     assert c.pair == Pair.of("RU", "UA")
 
 
+def test_a_currency_amount_is_not_a_party() -> None:
+    assert (
+        classify("Haiti's ex-president accused of misusing US $50 million, Haitian officials say").pair
+        is None
+    )
+    assert classify("Yen falls against the U.S. dollar as Japan weighs intervention").pair is None
+    assert classify("US strikes Iran").pair == Pair.of("IR", "US")
+
+
+def test_a_country_after_in_inside_a_subordinate_clause_is_a_place() -> None:
+    assert classify("Syria says it will not accept any more refugees if war starts in Iraq.").pair is None
+    # the subject of the conditional clause is still a party
+    c = classify("Russia has threatened to stop negotiations if the United States goes ahead with deployment")
+    assert c.pair == Pair.of("RU", "US")
+
+
+def test_the_subject_of_broker_or_mediate_is_a_mediator() -> None:
+    assert classify("Massacres in eastern Congo cast doubt on U.S. mediated peace deal").pair is None
+    c = classify("Egypt to broker a truce between Israel and Hamas after strikes on Gaza")
+    assert c.pair == Pair.of("IL", "PS")
+
+
+def test_statements_and_appeals_are_model_features_by_their_code() -> None:
+    reading = analyse("China expressed pessimism about the talks, a spokesman said").reading
+    feats = model.lexical_features(reading)
+    assert "lex:root:012" in feats and "lex:root:010" in feats and "lex:root:01" not in feats
+    assert "lex:root:19" in model.lexical_features(analyse("Israel strikes Gaza").reading)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.sampled_from(HEADLINE_WORDS), min_size=1, max_size=25).map(" ".join),

@@ -206,7 +206,10 @@ class Gazetteer:
         for end_index, (length, entry) in self._automaton.iter(norm):
             end = end_index + 1
             start = end - length
-            if (start and norm[start - 1].isalnum()) or (end < size and norm[end].isalnum()):
+            # whole words; a phrase ending in a symbol ("US $") may touch what follows ("US $50")
+            if (start and norm[start - 1].isalnum()) or (
+                end < size and norm[end].isalnum() and norm[end - 1].isalnum()
+            ):
                 continue
             hits.append((start, end, entry))
             contextual = contextual or entry.contextual

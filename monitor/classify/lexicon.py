@@ -35,6 +35,7 @@ class CueKind(StrEnum):
     NEUTRAL = "neutral"
     VENUE = "venue"
     MEDIATOR = "mediator"
+    MEDIATING = "mediating"  # "Egypt to broker talks", "U.S. mediated deal": the subject mediates
     BETWEEN = "between"
     NONSTATE = "nonstate"
     AFFIX = "affix"

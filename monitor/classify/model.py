@@ -124,7 +124,10 @@ def lexical_features(reading: Reading, segment: int = 0) -> dict[str, float]:
             esc += v
         else:
             dee -= v
-        root = h.phrase.cameo[:2]
+        code = h.phrase.cameo
+        # statements and appeals (roots 01-02) by their code: "say" (010) is in most sentences, a pessimistic
+        # comment (012) or a denial (016) is the signal
+        root = code[:2] if code[:1] != "0" or code[1:2] > "2" else code[:3]
         if h.negated:
             feats["lex:neg:" + root] = 1.0
         elif h.background:

@@ -19,6 +19,8 @@ from monitor.domain import Pair
 
 VENUE_KINDS = frozenset({"capital", "city", "place", "venue"})
 BETWEEN_WINDOW = 8
+SUBORDINATORS = frozenset({"if", "who", "which"})  # cues that open a subordinate clause
+SUBORDINATE_REACH = 5  # content tokens from the subordinator to a country after "in"
 RUBRIC_MAX = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
 RUBRIC_MIN_REST = 3
 MEDIATOR_WINDOW = 3
@@ -99,11 +101,17 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
         ):
             continue
         mediator = any(
-            c.cue.kind is CueKind.MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW for c in seg_cues
+            (c.cue.kind is CueKind.MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW)
+            or (c.cue.kind is CueKind.MEDIATING and 0 < c.first - a.last <= MEDIATOR_WINDOW)
+            for c in seg_cues
         )
-        venue = a.kind in VENUE_KINDS and any(
-            c.cue.kind is CueKind.VENUE and c.last == a.first - 1 for c in seg_cues
-        )
+        after_in = any(c.cue.kind is CueKind.VENUE and c.last == a.first - 1 for c in seg_cues)
+        if after_in and any(
+            c.cue.lemma in SUBORDINATORS and 0 < a.first - c.last <= SUBORDINATE_REACH for c in seg_cues
+        ):
+            # "if war starts in Iraq", "refugees who have lived in Iraq": a place in a subordinate clause
+            continue
+        venue = a.kind in VENUE_KINDS and after_in
         if venue:
             venues.append(a)
         elif not mediator:
