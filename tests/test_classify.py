@@ -211,6 +211,20 @@ def test_a_headline_rubric_is_not_a_party_when_the_headline_names_two() -> None:
     assert (c.pair, c.direction) == (Pair.of("US", "YE"), ESC)
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Eritrean troops withdraw from Ethiopia's Tigray region",
+        "Russian forces pulled back from positions near Kyiv, Ukraine says",
+    ],
+)
+def test_troops_withdrawing_is_de_escalation_not_a_withdrawal_from_a_treaty(title: str) -> None:
+    result = classify(title)
+
+    assert result.direction is DEESC
+    assert result.evidence and result.evidence[0].split()[0] in ("troops", "forces")
+
+
 def test_lifting_a_blockade_is_de_escalation() -> None:
     c = classify("Polish truckers lift border blockade with Ukraine")
     assert c.event_direction is DEESC
