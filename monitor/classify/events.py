@@ -25,6 +25,9 @@ NEGATION_WINDOW = 3
 MODALITY_WINDOW = 8
 PAST_WINDOW = 3
 GAP = 2  # words allowed inside a two-word phrase: "lifted a night curfew" matches "lift curfew"
+# The cue kinds that weigh an event phrase (see _context), and the context of a phrase without any of them.
+_CONTEXT_KINDS = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROUND, CueKind.PAST})
+_PLAIN = (False, False, False)
 
 
 class Segment(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
@@ -230,39 +233,51 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
     hits: list[Hit] = []
     all_cues: list[CueHit] = []
     found: list[tuple[Segment, list[tuple[int, int, Phrase]], list[CueHit]]] = []
+    neutral_domain = False
     for seg in segs:
         events, cues = _matches(lexicon, seg)
-        if events and cues:
-            event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
-            cues = [
-                c
-                for c in cues
-                if c.cue.kind is not CueKind.NEUTRAL
-                or not any(i in event_tokens for i in range(c.first, c.last + 1))
-            ]
+        if cues and any(c.cue.kind is CueKind.NEUTRAL for c in cues):
+            if events:  # a neutral-domain cue inside an event phrase is part of the event
+                event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
+                cues = [
+                    c
+                    for c in cues
+                    if c.cue.kind is not CueKind.NEUTRAL
+                    or not any(i in event_tokens for i in range(c.first, c.last + 1))
+                ]
+            if seg.number <= 1 and not neutral_domain:
+                neutral_domain = any(c.cue.kind is CueKind.NEUTRAL for c in cues)
         found.append((seg, events, cues))
         all_cues.extend(cues)
-    neutral_domain = any(c.cue.kind is CueKind.NEUTRAL and c.segment <= 1 for c in all_cues)
     for seg, events, cues in found:
         if not events:
             continue
-        breaks = _breaks(seg, cues)
+        # Only negation, modality, background and past cues weigh an event; without them (the usual case) no
+        # clause breaks are needed either. The first context cue opens the segment exactly when the first cue
+        # does (cues are disjoint and in text order), so _context sees the same "Earlier, ..." opening.
+        context = [c for c in cues if c.cue.kind in _CONTEXT_KINDS]
+        breaks = _breaks(seg, cues) if context else frozenset()
+        number, position = seg.number, seg.weight
+        starts, ends = seg.tokens.starts, seg.tokens.ends
         for first, last, phrase in events:
-            negated, hedged, background = _context(seg, cues, breaks, first)
-            surface = seg.text[seg.tokens.starts[first] : seg.tokens.ends[last]]
-            weight = _weight(seg.weight, negated, hedged, background, neutral_domain)
+            negated, hedged, background = _context(seg, context, breaks, first) if context else _PLAIN
+            weight = (
+                _weight(position, negated, hedged, background, neutral_domain)
+                if negated or hedged or background or neutral_domain
+                else position
+            )
             hits.append(
                 Hit(
                     phrase,
-                    surface,
-                    seg.number,
+                    seg.text[starts[first] : ends[last]],
+                    number,
                     first,
                     last,
                     negated,
                     hedged,
                     background,
                     neutral_domain,
-                    seg.weight,
+                    position,
                     weight,
                     phrase.signed * weight,
                 )
