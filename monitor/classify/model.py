@@ -24,6 +24,18 @@ SCALED = ("lex:esc", "lex:dee")  # the only features whose value is not 1
 PRIOR_WEIGHT = 3.0
 
 
+Row = tuple[float, float, float]
+# lexical_features of a sentence without event phrases (before the neutral-domain flag), and its prior row
+_QUIET_FEATURES: Mapping[str, float] = {
+    "lex:bias": 1.0,
+    "lex:esc": 0.0,
+    "lex:dee": 0.0,
+    "lex:net:none": 1.0,
+    "lex:nohit": 1.0,
+}
+_QUIET_PRIOR: Row = (0.0, 0.0, 0.0)
+
+
 class ModelError(ValueError):
     """The model file is missing or malformed."""
 
@@ -36,6 +48,22 @@ class LinearModel:
     prior: float = PRIOR_WEIGHT
     # The bigram rows again, keyed by the pair of words: scoring a sentence then needs no "a b" strings.
     bigrams: Mapping[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
+    # Derived once from the weights, for segment_scores: the rows of the two real-valued features, and the
+    # lexical rows of a sentence without event phrases (which are the same for every such sentence), without
+    # and with the neutral-domain flag.
+    _scaled: tuple[Row | None, Row | None] = field(init=False, repr=False, compare=False)
+    _quiet: tuple[tuple[Row, ...], tuple[Row, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        get = self.weights.get
+        object.__setattr__(self, "_scaled", (get(SCALED[0]), get(SCALED[1])))
+        quiet: list[tuple[Row, ...]] = []
+        for neutral_domain in (False, True):
+            lexical = {**_QUIET_FEATURES, **({"lex:neutral_domain": 1.0} if neutral_domain else {})}
+            rows: list[Row] = list(filter(None, map(get, lexical)))
+            self._correct(rows, lexical)
+            quiet.append(tuple(rows))
+        object.__setattr__(self, "_quiet", (quiet[0], quiet[1]))
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
         """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
@@ -49,15 +77,28 @@ class LinearModel:
         """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
         without building the n-gram strings and the feature dict: the classifier's hot path."""
         grams = reading.segments[segment].tokens.grams
-        lexical = lexical_features(reading, segment)
         get = self.weights.get
-        rows: list[tuple[float, float, float]] = [self.bias, _prior(lexical, self.prior)]
+        for h in reading.hits:
+            if h.segment == segment:
+                break
+        else:  # no event phrase in this sentence: the lexical rows are the precomputed ones
+            rows: list[Row] = [self.bias, _QUIET_PRIOR]
+            rows.extend(filter(None, map(get, dict.fromkeys(grams))))
+            rows.extend(
+                filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
+            )
+            rows.extend(self._quiet[reading.neutral_domain])
+            return list(map(sum, zip(*rows, strict=True)))
+        lexical = lexical_features(reading, segment)
+        rows = [self.bias, _prior(lexical, self.prior)]
         rows.extend(filter(None, map(get, dict.fromkeys(grams))))
         rows.extend(
             filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
         )
         rows.extend(filter(None, map(get, lexical)))
-        self._correct(rows, lexical)
+        for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
+            if w is not None and v != 1.0:
+                rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
         return list(map(sum, zip(*rows, strict=True)))
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
