@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import Classification, analyse, classify, model
+from monitor.classify import Classification, analyse, classifier, classify, model
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
 from monitor.classify.text import _split_slow, sentences, split
-from monitor.domain import Direction, Pair
+from monitor.domain import Direction, Pair, PairScore
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "pakistan-iran-2024-01-19.txt"
 ESC, DEESC, NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
@@ -280,6 +281,15 @@ def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str
     reading = analyse(title, summary + ".").reading
     for seg in reading.segments[:2]:
         assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))
+
+
+def test_the_classification_built_through_its_slots_equals_the_constructed_one() -> None:
+    pair_score = PairScore(pair=Pair.of("IR", "PK"), direction=ESC, score=4.0, confidence=0.9)
+    values = (Pair.of("IR", "PK"), ESC, 4.0, 0.9, DEESC, ("recalls ambassador",), (pair_score,))
+    fast = classifier._classification(*values)
+    assert fast == Classification(*values)
+    assert repr(fast) == repr(Classification(*values))
+    assert tuple(getattr(fast, f.name) for f in dataclasses.fields(Classification)) == values
 
 
 @given(st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.floats(0.5, 5.0))

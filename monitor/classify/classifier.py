@@ -62,6 +62,39 @@ class Classification:
         }
 
 
+_new = object.__new__
+_slots = vars(Classification)
+_set_pair, _set_direction, _set_score = (
+    _slots["pair"].__set__,
+    _slots["direction"].__set__,
+    _slots["score"].__set__,
+)
+_set_confidence, _set_event = _slots["confidence"].__set__, _slots["event_direction"].__set__
+_set_evidence, _set_pairs = _slots["evidence"].__set__, _slots["pairs"].__set__
+
+
+def _classification(
+    pair: Pair | None,
+    direction: Direction,
+    score: float,
+    confidence: float,
+    event_direction: Direction,
+    evidence: tuple[str, ...],
+    pair_scores: tuple[PairScore, ...],
+) -> Classification:
+    """Classification(...) through its slots: a frozen dataclass's __init__ (object.__setattr__ per field)
+    costs twice as much, once per item (as actors.py builds its Mentions)."""
+    result: Classification = _new(Classification)
+    _set_pair(result, pair)
+    _set_direction(result, direction)
+    _set_score(result, score)
+    _set_confidence(result, confidence)
+    _set_event(result, event_direction)
+    _set_evidence(result, evidence)
+    _set_pairs(result, pair_scores)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """Everything the classifier saw, for `monitor explain` and `monitor eval`."""
@@ -143,6 +176,36 @@ def read_model(
 def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
     """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
     that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
+    reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result = _analyse(
+        title, summary, lang, all_actors
+    )
+    return Analysis(
+        reading=reading,
+        actors=tuple(actors),
+        parties=tuple(found),
+        probabilities=probabilities,
+        lexicon_direction=lexicon_direction,
+        deciding=deciding,
+        attributions=tuple(attributions),
+        result=result,
+    )
+
+
+_Parts = tuple[
+    Reading,
+    list[Actor],
+    list[Actor],
+    tuple[float, float, float] | None,
+    Direction,
+    Hit | None,
+    list[tuple[Attribution, Hit | None]],
+    Classification,
+]
+
+
+def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
+    """The fields of an Analysis as a plain tuple: classify needs only the last one, the result, and saves
+    building the Analysis around it."""
     lx = lexicon.load(lang)
     reading = events.read(lx, title, summary)
 
@@ -241,27 +304,18 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         if decisive
         else ()
     )
-    result = Classification(
-        pair=primary.pair if primary else None,
-        direction=primary.direction if primary else Direction.NEUTRAL,
-        score=_round(score),
-        confidence=_round(confidence),
-        event_direction=event_direction,
-        evidence=evidence,
-        pairs=tuple(pair_scores),
+    result = _classification(
+        primary.pair if primary else None,
+        primary.direction if primary else Direction.NEUTRAL,
+        _round(score),
+        _round(confidence),
+        event_direction,
+        evidence,
+        tuple(pair_scores),
     )
-    return Analysis(
-        reading=reading,
-        actors=tuple(actors),
-        parties=tuple(found),
-        probabilities=probabilities,
-        lexicon_direction=lexicon_direction,
-        deciding=deciding,
-        attributions=tuple(attributions),
-        result=result,
-    )
+    return reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result
 
 
 def classify(title: str, summary: str = "") -> Classification:
     """Classify one news item. Loads its data once per process; safe to call from several threads."""
-    return analyse(title, summary, all_actors=False).result
+    return _analyse(title, summary, "en", False)[-1]
