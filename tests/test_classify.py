@@ -283,6 +283,20 @@ def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str
         assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))
 
 
+def test_the_tuples_built_in_c_are_whole_named_tuples() -> None:
+    # Segment, Words, CueHit, Hit and Actor are built by tuple.__new__ on the hot path: every field is there
+    a = analyse(
+        "Pakistan recalls its ambassador from Tehran after strikes",
+        "Islamabad may not retaliate, officials said in Doha. Earlier, Iran struck militants.",
+    )
+    built = [*a.reading.segments, *(s.tokens for s in a.reading.segments), *a.reading.cues, *a.reading.hits]
+    built += a.actors
+    assert a.reading.cues and a.reading.hits and a.actors
+    for value in built:
+        assert len(value) == len(type(value)._fields)
+        assert value == type(value)(*value)
+
+
 def test_the_classification_built_through_its_slots_equals_the_constructed_one() -> None:
     pair_score = PairScore(pair=Pair.of("IR", "PK"), direction=ESC, score=4.0, confidence=0.9)
     values = (Pair.of("IR", "PK"), ESC, 4.0, 0.9, DEESC, ("recalls ambassador",), (pair_score,))

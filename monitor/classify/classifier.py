@@ -155,7 +155,7 @@ def read_model(
     weighs less). scripts/train_classifier.py judges its models through this function too."""
     c0 = c1 = c2 = total = 0.0
     for seg in reading.segments[:2]:
-        if not seg.words:
+        if not seg.tokens.words:
             continue
         weight = seg.weight
         if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):

@@ -30,6 +30,11 @@ _CONTEXT_KINDS = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROU
 _PLAIN = (False, False, False)
 
 
+# A NamedTuple built by tuple.__new__ directly: the same object as CueHit(...) without the Python-level
+# __new__ the class generates (half the cost; several are built per item).
+_tuple = tuple.__new__
+
+
 class Segment(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
     """The headline (index 0) or one summary sentence (index 1..)."""
 
@@ -114,15 +119,15 @@ def _weight(position: float, negated: bool, hedged: bool, background: bool, neut
 
 
 def segments_of(title: str, summary: str) -> list[Segment]:
-    out = [Segment(0, title, split(title), HEADLINE_WEIGHT)]
+    out = [_tuple(Segment, (0, title, split(title), HEADLINE_WEIGHT))]
     for i, sentence in enumerate(sentences(summary), start=1):
         weight = POSITION_WEIGHTS[i - 1] if i - 1 < len(POSITION_WEIGHTS) else LATER_WEIGHT
-        out.append(Segment(i, sentence, split(sentence), weight))
+        out.append(_tuple(Segment, (i, sentence, split(sentence), weight)))
     return out
 
 
 def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phrase]], list[CueHit]]:
-    texts = seg.words
+    texts = seg.tokens.words
     if not texts:
         return [], []
     joined = " " + " ".join(texts) + " "
@@ -136,19 +141,20 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
             events.append((first, last, p))
         for c in cue_entries:
             cues.append((first, last, c))
-    gapped = lexicon.gapped
     heads = lexicon.gapped_heads
-    n = len(texts)
-    for i, head in enumerate(texts) if not heads.isdisjoint(texts) else ():
-        if head not in heads:
-            continue
-        for j in range(i + 2, min(i + 2 + GAP, n)):
-            if texts[j - 1] in PUNCTUATION:
-                break
-            found = gapped.get(head + " " + texts[j])
-            if found:
-                events.extend((i, j, p) for p in found)
-    return _longest(events), [CueHit(c, seg.number, f, la) for f, la, c in _longest(cues)]
+    if not heads.isdisjoint(texts):
+        gapped = lexicon.gapped
+        n = len(texts)
+        for i in compress(range(n), map(heads.__contains__, texts)):  # the heads' positions, found in C
+            head = texts[i]
+            for j in range(i + 2, min(i + 2 + GAP, n)):
+                if texts[j - 1] in PUNCTUATION:
+                    break
+                found = gapped.get(head + " " + texts[j])
+                if found:
+                    events.extend((i, j, p) for p in found)
+    number = seg.number
+    return _longest(events), [_tuple(CueHit, (c, number, f, la)) for f, la, c in _longest(cues)]
 
 
 def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
@@ -176,7 +182,7 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
 
 def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
     """Token indices that end a clause: punctuation and break words."""
-    words = seg.words
+    words = seg.tokens.words
     found = set(compress(range(len(words)), map(PUNCTUATION.__contains__, words)))
     found.update(c.first for c in cues if c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE))
     return frozenset(found)
@@ -267,19 +273,22 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
                 else position
             )
             hits.append(
-                Hit(
-                    phrase,
-                    seg.text[starts[first] : ends[last]],
-                    number,
-                    first,
-                    last,
-                    negated,
-                    hedged,
-                    background,
-                    neutral_domain,
-                    position,
-                    weight,
-                    phrase.signed * weight,
+                _tuple(
+                    Hit,
+                    (
+                        phrase,
+                        seg.text[starts[first] : ends[last]],
+                        number,
+                        first,
+                        last,
+                        negated,
+                        hedged,
+                        background,
+                        neutral_domain,
+                        position,
+                        weight,
+                        phrase.signed * weight,
+                    ),
                 )
             )
     return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

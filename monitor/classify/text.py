@@ -53,6 +53,9 @@ PUNCTUATION = frozenset(",;:()")
 _KEEP = dict.fromkeys(FILLERS, False)  # _KEEP.get(word, True): the filler mask computed in C by map()
 
 
+_tuple = tuple.__new__
+
+
 class Words(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
     """One segment cut into tokens. `words` are the content tokens the lexicon is matched against (fillers
     dropped, clause punctuation kept), with their character offsets; `grams` are all word tokens, for n-grams."""
@@ -93,11 +96,14 @@ def split(text: str) -> Words:
     if "cannot" in lowered:
         tokens = ["not" if w == "cannot" else w for w in tokens]
     keep = list(map(_KEEP.get, tokens, repeat(True)))
-    return Words(
-        tuple(compress(tokens, keep)),
-        tuple(compress(bounds[0::2], keep)),
-        tuple(compress(bounds[1::2], keep)),
-        tuple(filterfalse(PUNCTUATION.__contains__, tokens)),
+    return _tuple(  # Words(...) without the Python-level __new__ of a NamedTuple
+        Words,
+        (
+            tuple(compress(tokens, keep)),
+            tuple(compress(bounds[0::2], keep)),
+            tuple(compress(bounds[1::2], keep)),
+            tuple(filterfalse(PUNCTUATION.__contains__, tokens)),
+        ),
     )
 
 
