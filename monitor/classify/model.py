@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import repeat
 
 from monitor.classify.events import Reading
 from monitor.domain import Direction
@@ -133,9 +135,9 @@ def lexicon_prior(features: Mapping[str, float], weight: float = PRIOR_WEIGHT) -
 
 def softmax(scores: list[float]) -> list[float]:
     top = max(scores)
-    exps = [math.exp(s - top) for s in scores]
+    exps = list(map(math.exp, map(operator.sub, scores, repeat(top))))  # exp(s - top), in C
     total = sum(exps)
-    return [e / total for e in exps]
+    return list(map(operator.truediv, exps, repeat(total)))  # e / total
 
 
 def features(reading: Reading, segment: int = 0) -> dict[str, float]:
