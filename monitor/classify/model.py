@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import repeat
+from operator import itemgetter
 
 from monitor.classify.events import Reading
 from monitor.domain import Direction
@@ -73,7 +74,7 @@ class LinearModel:
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
         self._correct(rows, features)
-        return list(map(sum, zip(*rows, strict=True)))
+        return _column_sums(rows)
 
     def segment_scores(self, reading: Reading, segment: int) -> list[float]:
         """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
@@ -90,7 +91,7 @@ class LinearModel:
                 filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
             )
             rows.extend(self._quiet[reading.neutral_domain])
-            return list(map(sum, zip(*rows, strict=True)))
+            return _column_sums(rows)
         lexical = lexical_features(reading, segment)
         rows = [self.bias, _prior(lexical, self.prior)]
         rows.extend(filter(None, map(get, dict.fromkeys(grams))))
@@ -101,7 +102,7 @@ class LinearModel:
         for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
             if w is not None and v != 1.0:
                 rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
-        return list(map(sum, zip(*rows, strict=True)))
+        return _column_sums(rows)
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
@@ -117,6 +118,15 @@ class LinearModel:
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
         return softmax(self.scores(features))
+
+
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _column_sums(rows: list[Row]) -> list[float]:
+    """Each class's column summed top to bottom (the same additions in the same order as sum over zip(*rows),
+    without transposing the rows into new tuples)."""
+    return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]
 
 
 def _prior(features: Mapping[str, float], weight: float) -> tuple[float, float, float]:
