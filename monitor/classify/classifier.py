@@ -176,7 +176,7 @@ def read_model(
 def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
     """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
     that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
-    reading, actors, found, probabilities, deciding, attributions, result = _analyse(
+    reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result = _analyse(
         title, summary, lang, all_actors
     )
     return Analysis(
@@ -184,7 +184,7 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         actors=tuple(actors),
         parties=tuple(found),
         probabilities=probabilities,
-        lexicon_direction=_direction_of(reading.net),
+        lexicon_direction=lexicon_direction,
         deciding=deciding,
         attributions=tuple(attributions),
         result=result,
@@ -196,6 +196,7 @@ _Parts = tuple[
     list[Actor],
     list[Actor],
     tuple[float, float, float] | None,
+    Direction,
     Hit | None,
     list[tuple[Attribution, Hit | None]],
     Classification,
@@ -208,28 +209,23 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     lx = lexicon.load(lang)
     reading = events.read(lx, title, summary)
 
+    lexicon_direction = _direction_of(reading.net)
     lm = model.load(lang)
     probabilities: tuple[float, float, float] | None = None
     if lm is not None:
         event_direction, confidence, probabilities = read_model(lm, reading)
     else:
-        event_direction = _direction_of(reading.net)
+        event_direction = lexicon_direction
         confidence = (
-            min(1.0, 0.5 + abs(reading.net) / 20.0) if event_direction is not Direction.NEUTRAL else 0.5
+            min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
         )
 
     sign = _sign(event_direction)
-    decisive = [h for h in reading.hits if h.value * sign > 0] if sign else []
-    if len(decisive) == 1:  # the usual case when there is one: no max, no sum (the same values)
-        deciding: Hit | None = decisive[0]
-        magnitude = min(10.0, abs(decisive[0].value))
-    elif decisive:
-        deciding = max(decisive, key=lambda h: abs(h.value))
-        magnitude = min(10.0, sum(abs(h.value) for h in decisive))
-    else:
-        deciding, magnitude = None, 0.0
+    decisive = [h for h in reading.hits if h.value * sign > 0]
+    deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None
     if deciding is not None and deciding.hedged:
         confidence *= HEDGED_CONFIDENCE
+    magnitude = min(10.0, sum(abs(h.value) for h in decisive)) if decisive else 0.0
     if event_direction is not Direction.NEUTRAL and magnitude < 1.0:
         magnitude = 1.0 + 4.0 * max(0.0, confidence - 0.5)
     score = sign * magnitude
@@ -305,8 +301,6 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     primary = pair_scores[0] if pair_scores else None
     evidence = (
         tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
-        if len(decisive) > 1
-        else (decisive[0].surface,)
         if decisive
         else ()
     )
@@ -319,7 +313,7 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
         evidence,
         tuple(pair_scores),
     )
-    return reading, actors, found, probabilities, deciding, attributions, result
+    return reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result
 
 
 def classify(title: str, summary: str = "") -> Classification:

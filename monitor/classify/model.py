@@ -10,11 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import math
-import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import repeat
 from operator import itemgetter
 
 from monitor.classify.events import Reading
@@ -145,9 +143,9 @@ def lexicon_prior(features: Mapping[str, float], weight: float = PRIOR_WEIGHT) -
 
 def softmax(scores: list[float]) -> list[float]:
     top = max(scores)
-    exps = list(map(math.exp, map(operator.sub, scores, repeat(top))))  # exp(s - top), in C
+    exps = [math.exp(s - top) for s in scores]
     total = sum(exps)
-    return list(map(operator.truediv, exps, repeat(total)))  # e / total
+    return [e / total for e in exps]
 
 
 def features(reading: Reading, segment: int = 0) -> dict[str, float]:
