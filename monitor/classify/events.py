@@ -28,6 +28,11 @@ GAP = 2  # words allowed inside a two-word phrase: "lifted a night curfew" match
 # The cue kinds that weigh an event phrase (see _context), and the context of a phrase without any of them.
 _CONTEXT_KINDS = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROUND, CueKind.PAST})
 _PLAIN = (False, False, False)
+# Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
+# __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event.
+_NEGATION, _MODALITY, _NEUTRAL = CueKind.NEGATION, CueKind.MODALITY, CueKind.NEUTRAL
+_BACKGROUND, _PAST, _BREAK, _CLAUSE = CueKind.BACKGROUND, CueKind.PAST, CueKind.BREAK, CueKind.CLAUSE
+_BREAKS, _OPENINGS = (_BREAK, _CLAUSE), (_BACKGROUND, _PAST)  # clause ends; a background opening
 
 
 # A NamedTuple built by tuple.__new__ directly: the same object as CueHit(...) without the Python-level
@@ -184,7 +189,7 @@ def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
     """Token indices that end a clause: punctuation and break words."""
     words = seg.tokens.words
     found = set(compress(range(len(words)), map(PUNCTUATION.__contains__, words)))
-    found.update(c.first for c in cues if c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE))
+    found.update(c.first for c in cues if c.cue.kind in _BREAKS)
     return frozenset(found)
 
 
@@ -205,31 +210,26 @@ def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: in
     lo = hi = -1  # the clause, found when a background or past cue needs it
     for c in cues:
         kind = c.cue.kind
-        if kind is CueKind.NEGATION and first - NEGATION_WINDOW <= c.last < first:
+        if kind is _NEGATION and first - NEGATION_WINDOW <= c.last < first:
             negated = negated or not any(i in breaks for i in range(c.last + 1, first))
-        elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
+        elif kind is _MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif kind is CueKind.BACKGROUND or kind is CueKind.PAST:
+        elif kind is _BACKGROUND or kind is _PAST:
             if lo < 0:
                 lo, hi = _clause(seg, breaks, first)
-            if (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
-                kind is CueKind.PAST
+            if (kind is _BACKGROUND and lo <= c.last < first) or (
+                kind is _PAST
                 and lo <= c.first <= hi
                 and abs(c.first - first) <= PAST_WINDOW
                 and not (
                     c.first > first
-                    and any(b.cue.kind is CueKind.BACKGROUND and first < b.first < c.first for b in cues)
+                    and any(b.cue.kind is _BACKGROUND and first < b.first < c.first for b in cues)
                 )
             ):
                 # "last week" reaches the event next to it, but not back across "after": in "agree ceasefire
                 # after last week's strikes" only the strikes are background.
                 background = True
-    if (
-        seg.number > 0
-        and cues
-        and cues[0].first == 0
-        and cues[0].cue.kind in (CueKind.BACKGROUND, CueKind.PAST)
-    ):
+    if seg.number > 0 and cues and cues[0].first == 0 and cues[0].cue.kind in _OPENINGS:
         background = True  # "Earlier, ..." / "Following ..." opens a background sentence
     return negated, hedged, background
 
@@ -242,17 +242,17 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
     neutral_domain = False
     for seg in segs:
         events, cues = _matches(lexicon, seg)
-        if cues and any(c.cue.kind is CueKind.NEUTRAL for c in cues):
+        if cues and any(c.cue.kind is _NEUTRAL for c in cues):
             if events:  # a neutral-domain cue inside an event phrase is part of the event
                 event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
                 cues = [
                     c
                     for c in cues
-                    if c.cue.kind is not CueKind.NEUTRAL
+                    if c.cue.kind is not _NEUTRAL
                     or not any(i in event_tokens for i in range(c.first, c.last + 1))
                 ]
             if seg.number <= 1 and not neutral_domain:
-                neutral_domain = any(c.cue.kind is CueKind.NEUTRAL for c in cues)
+                neutral_domain = any(c.cue.kind is _NEUTRAL for c in cues)
         found.append((seg, events, cues))
         all_cues.extend(cues)
     for seg, events, cues in found:
