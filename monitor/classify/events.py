@@ -152,8 +152,8 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
         n = len(texts)
         for i in compress(range(n), map(heads.__contains__, texts)):  # the heads' positions, found in C
             head = texts[i]
-            for j in range(i + 2, min(i + 2 + GAP, n)):
-                if texts[j - 1] in PUNCTUATION:
+            for j in range(i + 2, i + 2 + GAP):  # (a bound test, not min(): builtin min parses keywords)
+                if j >= n or texts[j - 1] in PUNCTUATION:
                     break
                 found = gapped.get(head + " " + texts[j])
                 if found:

@@ -59,7 +59,9 @@ def place(
 ) -> Actor:
     words = segment.tokens
     index = bisect.bisect_right(words.ends, start)
-    last = max(index, bisect.bisect_left(words.starts, end) - 1)
+    last = bisect.bisect_left(words.starts, end) - 1
+    if last < index:  # max(index, last), without the builtin's call
+        last = index
     compound = False
     if index < len(words.words):
         token = words.words[index]
