@@ -19,6 +19,9 @@ _SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+(?=[\"“‘'(]?[A-Z0-9])")
 _ABBREVIATION = re.compile(
     r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|St|No|Jan|Feb|Aug|Sept?|Oct|Nov|Dec)\.$"
 )
+# A match ends the text, so it starts within its last few characters (5 at most: "Sept."); the search starts
+# there instead of trying every position. (With a start position, \b still sees the character before it.)
+_ABBREVIATION_REACH = 12
 
 # Words skipped before matching, so "recalls its ambassador" matches the phrase "recall ambassador".
 FILLERS = frozenset(
@@ -132,7 +135,7 @@ def sentences(text: str) -> list[str]:
         piece = text[last : m.start() + 1]  # up to and with the mark
         last = m.end()
         candidate = pending + piece
-        if _ABBREVIATION.search(candidate):
+        if _ABBREVIATION.search(candidate, len(candidate) - _ABBREVIATION_REACH):
             pending = candidate + " "
             continue
         parts.append(candidate.strip())
