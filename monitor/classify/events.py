@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
+from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
@@ -32,6 +33,7 @@ _PLAIN = (False, False, False)
 # __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event.
 _NEGATION, _MODALITY, _NEUTRAL = CueKind.NEGATION, CueKind.MODALITY, CueKind.NEUTRAL
 _BACKGROUND, _PAST, _BREAK, _CLAUSE = CueKind.BACKGROUND, CueKind.PAST, CueKind.BREAK, CueKind.CLAUSE
+_KIND = attrgetter("cue.kind")  # a CueHit's kind, read in C (over a sentence's cues with map)
 _BREAKS, _OPENINGS = (_BREAK, _CLAUSE), (_BACKGROUND, _PAST)  # clause ends; a background opening
 
 
@@ -242,7 +244,7 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
     neutral_domain = False
     for seg in segs:
         events, cues = _matches(lexicon, seg)
-        if cues and any(c.cue.kind is _NEUTRAL for c in cues):
+        if cues and _NEUTRAL in map(_KIND, cues):
             if events:  # a neutral-domain cue inside an event phrase is part of the event
                 event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
                 cues = [
@@ -252,7 +254,7 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
                     or not any(i in event_tokens for i in range(c.first, c.last + 1))
                 ]
             if seg.number <= 1 and not neutral_domain:
-                neutral_domain = any(c.cue.kind is _NEUTRAL for c in cues)
+                neutral_domain = _NEUTRAL in map(_KIND, cues)
         found.append((seg, events, cues))
         all_cues.extend(cues)
     for seg, events, cues in found:
@@ -261,7 +263,7 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
         # Only negation, modality, background and past cues weigh an event; without them (the usual case) no
         # clause breaks are needed either. The first context cue opens the segment exactly when the first cue
         # does (cues are disjoint and in text order), so _context sees the same "Earlier, ..." opening.
-        context = [c for c in cues if c.cue.kind in _CONTEXT_KINDS]
+        context = list(compress(cues, map(_CONTEXT_KINDS.__contains__, map(_KIND, cues))))
         breaks = _breaks(seg, cues) if context else frozenset()
         number, position = seg.number, seg.weight
         starts, ends = seg.tokens.starts, seg.tokens.ends
