@@ -150,6 +150,20 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
         "The U.S. envoy met Gen. Smith.",
         "Talks resume Monday.",
     ]
+    # a long sentence before the abbreviation (the check reads only the end), and a word that ends like one
+    long = "The envoys of both states met for hours on the disputed border crossing with " * 3
+    assert sentences(long + "Gen. Smith. Talks resume Monday.") == [
+        long + "Gen. Smith.",
+        "Talks resume Monday.",
+    ]
+    assert sentences("They met at the Consulate of Pakistan on Tuesday, said Mr. Tremr. Talks resume.") == [
+        "They met at the Consulate of Pakistan on Tuesday, said Mr. Tremr.",
+        "Talks resume.",
+    ]
+    assert sentences("Troops moved in Sept. Talks resumed. It was a Sept.") == [
+        "Troops moved in Sept. Talks resumed.",
+        "It was a Sept.",
+    ]
 
 
 def test_to_json_matches_the_command_contract() -> None:
