@@ -98,16 +98,19 @@ def split(text: str) -> Words:
             tokens[i] = _normal(tokens[i])
     if "cannot" in lowered:
         tokens = ["not" if w == "cannot" else w for w in tokens]
-    keep = list(map(_KEEP.get, tokens, repeat(True)))
-    return _tuple(  # Words(...) without the Python-level __new__ of a NamedTuple
-        Words,
-        (
-            tuple(compress(tokens, keep)),
-            tuple(compress(bounds[0::2], keep)),
-            tuple(compress(bounds[1::2], keep)),
-            tuple(filterfalse(PUNCTUATION.__contains__, tokens)),
-        ),
-    )
+    # pieces alternate gap, token, gap, ..., gap: bounds[0::2] are the tokens' starts, bounds[1::2] their ends
+    if FILLERS.isdisjoint(tokens):  # half the headlines: every token is kept, no mask
+        words = tuple(tokens)
+        starts, ends = tuple(bounds[0:-1:2]), tuple(bounds[1::2])
+    else:
+        keep = list(map(_KEEP.get, tokens, repeat(True)))
+        words = tuple(compress(tokens, keep))
+        starts, ends = tuple(compress(bounds[0::2], keep)), tuple(compress(bounds[1::2], keep))
+    if PUNCTUATION.isdisjoint(tokens):
+        grams = words if len(words) == len(tokens) else tuple(tokens)
+    else:
+        grams = tuple(filterfalse(PUNCTUATION.__contains__, tokens))
+    return _tuple(Words, (words, starts, ends, grams))  # Words(...) without a NamedTuple's Python __new__
 
 
 def _split_slow(text: str) -> Words:
