@@ -67,7 +67,7 @@ class LinearModel:
         object.__setattr__(self, "_quiet", (quiet[0], quiet[1]))
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
-        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
+        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (_column_sums)."""
         get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
