@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import Classification, analyse, classify, model
+from monitor.classify import Classification, analyse, classifier, classify, model
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
 from monitor.classify.text import _split_slow, sentences, split
-from monitor.domain import Direction, Pair
+from monitor.domain import Direction, Pair, PairScore
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "pakistan-iran-2024-01-19.txt"
 ESC, DEESC, NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
@@ -148,6 +149,20 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
     assert sentences("The U.S. envoy met Gen. Smith. Talks resume Monday.") == [
         "The U.S. envoy met Gen. Smith.",
         "Talks resume Monday.",
+    ]
+    # a long sentence before the abbreviation (the check reads only the end), and a word that ends like one
+    long = "The envoys of both states met for hours on the disputed border crossing with " * 3
+    assert sentences(long + "Gen. Smith. Talks resume Monday.") == [
+        long + "Gen. Smith.",
+        "Talks resume Monday.",
+    ]
+    assert sentences("They met at the Consulate of Pakistan on Tuesday, said Mr. Tremr. Talks resume.") == [
+        "They met at the Consulate of Pakistan on Tuesday, said Mr. Tremr.",
+        "Talks resume.",
+    ]
+    assert sentences("Troops moved in Sept. Talks resumed. It was a Sept.") == [
+        "Troops moved in Sept. Talks resumed.",
+        "It was a Sept.",
     ]
 
 
@@ -323,6 +338,29 @@ def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str
     reading = analyse(title, summary + ".").reading
     for seg in reading.segments[:2]:
         assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))
+
+
+def test_the_tuples_built_in_c_are_whole_named_tuples() -> None:
+    # Segment, Words, CueHit, Hit and Actor are built by tuple.__new__ on the hot path: every field is there
+    a = analyse(
+        "Pakistan recalls its ambassador from Tehran after strikes",
+        "Islamabad may not retaliate, officials said in Doha. Earlier, Iran struck militants.",
+    )
+    built = [*a.reading.segments, *(s.tokens for s in a.reading.segments), *a.reading.cues, *a.reading.hits]
+    built += a.actors
+    assert a.reading.cues and a.reading.hits and a.actors
+    for value in built:
+        assert len(value) == len(type(value)._fields)
+        assert value == type(value)(*value)
+
+
+def test_the_classification_built_through_its_slots_equals_the_constructed_one() -> None:
+    pair_score = PairScore(pair=Pair.of("IR", "PK"), direction=ESC, score=4.0, confidence=0.9)
+    values = (Pair.of("IR", "PK"), ESC, 4.0, 0.9, DEESC, ("recalls ambassador",), (pair_score,))
+    fast = classifier._classification(*values)
+    assert fast == Classification(*values)
+    assert repr(fast) == repr(Classification(*values))
+    assert tuple(getattr(fast, f.name) for f in dataclasses.fields(Classification)) == values
 
 
 @given(st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.floats(0.5, 5.0))

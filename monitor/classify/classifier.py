@@ -16,6 +16,9 @@ from monitor.domain import Direction, Pair, PairScore
 LEXICON_THRESHOLD = 0.4  # |net| below this: the lexicon alone reads "neutral"
 HEDGED_CONFIDENCE = 0.8
 QUIET_LEAD_FACTOR = 0.4  # a lead without event phrases weighs less: its words alone are a weak signal
+# Directions as module constants: an Enum member read off its class goes through the metaclass (EnumType has
+# a __getattr__ in Python 3.11, ~13x the cost of reading a global).
+_ESCALATION, _DE_ESCALATION, _NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
 
 
 class MentionLike(Protocol):
@@ -62,6 +65,39 @@ class Classification:
         }
 
 
+_new = object.__new__
+_slots = vars(Classification)
+_set_pair, _set_direction, _set_score = (
+    _slots["pair"].__set__,
+    _slots["direction"].__set__,
+    _slots["score"].__set__,
+)
+_set_confidence, _set_event = _slots["confidence"].__set__, _slots["event_direction"].__set__
+_set_evidence, _set_pairs = _slots["evidence"].__set__, _slots["pairs"].__set__
+
+
+def _classification(
+    pair: Pair | None,
+    direction: Direction,
+    score: float,
+    confidence: float,
+    event_direction: Direction,
+    evidence: tuple[str, ...],
+    pair_scores: tuple[PairScore, ...],
+) -> Classification:
+    """Classification(...) through its slots: a frozen dataclass's __init__ (object.__setattr__ per field)
+    costs twice as much, once per item (as actors.py builds its Mentions)."""
+    result: Classification = _new(Classification)
+    _set_pair(result, pair)
+    _set_direction(result, direction)
+    _set_score(result, score)
+    _set_confidence(result, confidence)
+    _set_event(result, event_direction)
+    _set_evidence(result, evidence)
+    _set_pairs(result, pair_scores)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """Everything the classifier saw, for `monitor explain` and `monitor eval`."""
@@ -92,15 +128,15 @@ def warm(lang: str = "en") -> None:
 
 
 def _sign(direction: Direction) -> float:
-    return 1.0 if direction is Direction.ESCALATION else -1.0 if direction is Direction.DE_ESCALATION else 0.0
+    return 1.0 if direction is _ESCALATION else -1.0 if direction is _DE_ESCALATION else 0.0
 
 
 def _direction_of(value: float) -> Direction:
     if value > LEXICON_THRESHOLD:
-        return Direction.ESCALATION
+        return _ESCALATION
     if value < -LEXICON_THRESHOLD:
-        return Direction.DE_ESCALATION
-    return Direction.NEUTRAL
+        return _DE_ESCALATION
+    return _NEUTRAL
 
 
 def _negated_only(reading: Reading, direction: Direction) -> bool:
@@ -122,7 +158,7 @@ def read_model(
     weighs less). scripts/train_classifier.py judges its models through this function too."""
     c0 = c1 = c2 = total = 0.0
     for seg in reading.segments[:2]:
-        if not seg.words:
+        if not seg.tokens.words:
             continue
         weight = seg.weight
         if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
@@ -143,6 +179,36 @@ def read_model(
 def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
     """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
     that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
+    reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result = _analyse(
+        title, summary, lang, all_actors
+    )
+    return Analysis(
+        reading=reading,
+        actors=tuple(actors),
+        parties=tuple(found),
+        probabilities=probabilities,
+        lexicon_direction=lexicon_direction,
+        deciding=deciding,
+        attributions=tuple(attributions),
+        result=result,
+    )
+
+
+_Parts = tuple[
+    Reading,
+    list[Actor],
+    list[Actor],
+    tuple[float, float, float] | None,
+    Direction,
+    Hit | None,
+    list[tuple[Attribution, Hit | None]],
+    Classification,
+]
+
+
+def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
+    """The fields of an Analysis as a plain tuple: classify needs only the last one, the result, and saves
+    building the Analysis around it."""
     lx = lexicon.load(lang)
     reading = events.read(lx, title, summary)
 
@@ -153,9 +219,7 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         event_direction, confidence, probabilities = read_model(lm, reading)
     else:
         event_direction = lexicon_direction
-        confidence = (
-            min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not Direction.NEUTRAL else 0.5
-        )
+        confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not _NEUTRAL else 0.5
 
     sign = _sign(event_direction)
     decisive = [h for h in reading.hits if h.value * sign > 0]
@@ -163,12 +227,12 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
     if deciding is not None and deciding.hedged:
         confidence *= HEDGED_CONFIDENCE
     magnitude = min(10.0, sum(abs(h.value) for h in decisive)) if decisive else 0.0
-    if event_direction is not Direction.NEUTRAL and magnitude < 1.0:
+    if event_direction is not _NEUTRAL and magnitude < 1.0:
         magnitude = 1.0 + 4.0 * max(0.0, confidence - 0.5)
     score = sign * magnitude
 
     # Actors of the headline and lead (pairs come from there), and of the deciding event's sentence.
-    keep_pairs = event_direction is not Direction.NEUTRAL or reading.neutral_domain
+    keep_pairs = event_direction is not _NEUTRAL or reading.neutral_domain
     finder = _gazetteer(lang)
     actors: list[Actor] = []
     for seg in reading.segments if keep_pairs or all_actors else ():
@@ -218,7 +282,7 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
             if reading.neutral_domain:
                 # Sport, culture, routine trade figures, disasters: the pair stays neutral (the event reading,
                 # e.g. routine aid as cooperation, is left as it is).
-                direction, value = Direction.NEUTRAL, 0.0
+                direction, value = _NEUTRAL, 0.0
             elif i == 0:
                 direction, value = event_direction, score
             else:
@@ -241,27 +305,18 @@ def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool
         if decisive
         else ()
     )
-    result = Classification(
-        pair=primary.pair if primary else None,
-        direction=primary.direction if primary else Direction.NEUTRAL,
-        score=_round(score),
-        confidence=_round(confidence),
-        event_direction=event_direction,
-        evidence=evidence,
-        pairs=tuple(pair_scores),
+    result = _classification(
+        primary.pair if primary else None,
+        primary.direction if primary else _NEUTRAL,
+        _round(score),
+        _round(confidence),
+        event_direction,
+        evidence,
+        tuple(pair_scores),
     )
-    return Analysis(
-        reading=reading,
-        actors=tuple(actors),
-        parties=tuple(found),
-        probabilities=probabilities,
-        lexicon_direction=lexicon_direction,
-        deciding=deciding,
-        attributions=tuple(attributions),
-        result=result,
-    )
+    return reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result
 
 
 def classify(title: str, summary: str = "") -> Classification:
     """Classify one news item. Loads its data once per process; safe to call from several threads."""
-    return analyse(title, summary, all_actors=False).result
+    return _analyse(title, summary, "en", False)[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
+from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
 from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
@@ -25,6 +26,20 @@ NEGATION_WINDOW = 3
 MODALITY_WINDOW = 8
 PAST_WINDOW = 3
 GAP = 2  # words allowed inside a two-word phrase: "lifted a night curfew" matches "lift curfew"
+# The cue kinds that weigh an event phrase (see _context), and the context of a phrase without any of them.
+_CONTEXT_KINDS = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROUND, CueKind.PAST})
+_PLAIN = (False, False, False)
+# Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
+# __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event.
+_NEGATION, _MODALITY, _NEUTRAL = CueKind.NEGATION, CueKind.MODALITY, CueKind.NEUTRAL
+_BACKGROUND, _PAST, _BREAK, _CLAUSE = CueKind.BACKGROUND, CueKind.PAST, CueKind.BREAK, CueKind.CLAUSE
+_KIND = attrgetter("cue.kind")  # a CueHit's kind, read in C (over a sentence's cues with map)
+_BREAKS, _OPENINGS = (_BREAK, _CLAUSE), (_BACKGROUND, _PAST)  # clause ends; a background opening
+
+
+# A NamedTuple built by tuple.__new__ directly: the same object as CueHit(...) without the Python-level
+# __new__ the class generates (half the cost; several are built per item).
+_tuple = tuple.__new__
 
 
 class Segment(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
@@ -111,15 +126,15 @@ def _weight(position: float, negated: bool, hedged: bool, background: bool, neut
 
 
 def segments_of(title: str, summary: str) -> list[Segment]:
-    out = [Segment(0, title, split(title), HEADLINE_WEIGHT)]
+    out = [_tuple(Segment, (0, title, split(title), HEADLINE_WEIGHT))]
     for i, sentence in enumerate(sentences(summary), start=1):
         weight = POSITION_WEIGHTS[i - 1] if i - 1 < len(POSITION_WEIGHTS) else LATER_WEIGHT
-        out.append(Segment(i, sentence, split(sentence), weight))
+        out.append(_tuple(Segment, (i, sentence, split(sentence), weight)))
     return out
 
 
 def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phrase]], list[CueHit]]:
-    texts = seg.words
+    texts = seg.tokens.words
     if not texts:
         return [], []
     joined = " " + " ".join(texts) + " "
@@ -133,19 +148,20 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
             events.append((first, last, p))
         for c in cue_entries:
             cues.append((first, last, c))
-    gapped = lexicon.gapped
     heads = lexicon.gapped_heads
-    n = len(texts)
-    for i, head in enumerate(texts) if not heads.isdisjoint(texts) else ():
-        if head not in heads:
-            continue
-        for j in range(i + 2, min(i + 2 + GAP, n)):
-            if texts[j - 1] in PUNCTUATION:
-                break
-            found = gapped.get(head + " " + texts[j])
-            if found:
-                events.extend((i, j, p) for p in found)
-    return _longest(events), [CueHit(c, seg.number, f, la) for f, la, c in _longest(cues)]
+    if not heads.isdisjoint(texts):
+        gapped = lexicon.gapped
+        n = len(texts)
+        for i in compress(range(n), map(heads.__contains__, texts)):  # the heads' positions, found in C
+            head = texts[i]
+            for j in range(i + 2, i + 2 + GAP):  # (a bound test, not min(): builtin min parses keywords)
+                if j >= n or texts[j - 1] in PUNCTUATION:
+                    break
+                found = gapped.get(head + " " + texts[j])
+                if found:
+                    events.extend((i, j, p) for p in found)
+    number = seg.number
+    return _longest(events), [_tuple(CueHit, (c, number, f, la)) for f, la, c in _longest(cues)]
 
 
 def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
@@ -173,9 +189,9 @@ def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
 
 def _breaks(seg: Segment, cues: list[CueHit]) -> frozenset[int]:
     """Token indices that end a clause: punctuation and break words."""
-    words = seg.words
+    words = seg.tokens.words
     found = set(compress(range(len(words)), map(PUNCTUATION.__contains__, words)))
-    found.update(c.first for c in cues if c.cue.kind in (CueKind.BREAK, CueKind.CLAUSE))
+    found.update(c.first for c in cues if c.cue.kind in _BREAKS)
     return frozenset(found)
 
 
@@ -196,31 +212,26 @@ def _context(seg: Segment, cues: list[CueHit], breaks: frozenset[int], first: in
     lo = hi = -1  # the clause, found when a background or past cue needs it
     for c in cues:
         kind = c.cue.kind
-        if kind is CueKind.NEGATION and first - NEGATION_WINDOW <= c.last < first:
+        if kind is _NEGATION and first - NEGATION_WINDOW <= c.last < first:
             negated = negated or not any(i in breaks for i in range(c.last + 1, first))
-        elif kind is CueKind.MODALITY and first - MODALITY_WINDOW <= c.last < first:
+        elif kind is _MODALITY and first - MODALITY_WINDOW <= c.last < first:
             hedged = True
-        elif kind is CueKind.BACKGROUND or kind is CueKind.PAST:
+        elif kind is _BACKGROUND or kind is _PAST:
             if lo < 0:
                 lo, hi = _clause(seg, breaks, first)
-            if (kind is CueKind.BACKGROUND and lo <= c.last < first) or (
-                kind is CueKind.PAST
+            if (kind is _BACKGROUND and lo <= c.last < first) or (
+                kind is _PAST
                 and lo <= c.first <= hi
                 and abs(c.first - first) <= PAST_WINDOW
                 and not (
                     c.first > first
-                    and any(b.cue.kind is CueKind.BACKGROUND and first < b.first < c.first for b in cues)
+                    and any(b.cue.kind is _BACKGROUND and first < b.first < c.first for b in cues)
                 )
             ):
                 # "last week" reaches the event next to it, but not back across "after": in "agree ceasefire
                 # after last week's strikes" only the strikes are background.
                 background = True
-    if (
-        seg.number > 0
-        and cues
-        and cues[0].first == 0
-        and cues[0].cue.kind in (CueKind.BACKGROUND, CueKind.PAST)
-    ):
+    if seg.number > 0 and cues and cues[0].first == 0 and cues[0].cue.kind in _OPENINGS:
         background = True  # "Earlier, ..." / "Following ..." opens a background sentence
     return negated, hedged, background
 
@@ -230,41 +241,56 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
     hits: list[Hit] = []
     all_cues: list[CueHit] = []
     found: list[tuple[Segment, list[tuple[int, int, Phrase]], list[CueHit]]] = []
+    neutral_domain = False
     for seg in segs:
         events, cues = _matches(lexicon, seg)
-        if events and cues:
-            event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
-            cues = [
-                c
-                for c in cues
-                if c.cue.kind is not CueKind.NEUTRAL
-                or not any(i in event_tokens for i in range(c.first, c.last + 1))
-            ]
+        if cues and _NEUTRAL in map(_KIND, cues):
+            if events:  # a neutral-domain cue inside an event phrase is part of the event
+                event_tokens = {i for f, la, _ in events for i in range(f, la + 1)}
+                cues = [
+                    c
+                    for c in cues
+                    if c.cue.kind is not _NEUTRAL
+                    or not any(i in event_tokens for i in range(c.first, c.last + 1))
+                ]
+            if seg.number <= 1 and not neutral_domain:
+                neutral_domain = _NEUTRAL in map(_KIND, cues)
         found.append((seg, events, cues))
         all_cues.extend(cues)
-    neutral_domain = any(c.cue.kind is CueKind.NEUTRAL and c.segment <= 1 for c in all_cues)
     for seg, events, cues in found:
         if not events:
             continue
-        breaks = _breaks(seg, cues)
+        # Only negation, modality, background and past cues weigh an event; without them (the usual case) no
+        # clause breaks are needed either. The first context cue opens the segment exactly when the first cue
+        # does (cues are disjoint and in text order), so _context sees the same "Earlier, ..." opening.
+        context = list(compress(cues, map(_CONTEXT_KINDS.__contains__, map(_KIND, cues))))
+        breaks = _breaks(seg, cues) if context else frozenset()
+        number, position = seg.number, seg.weight
+        starts, ends = seg.tokens.starts, seg.tokens.ends
         for first, last, phrase in events:
-            negated, hedged, background = _context(seg, cues, breaks, first)
-            surface = seg.text[seg.tokens.starts[first] : seg.tokens.ends[last]]
-            weight = _weight(seg.weight, negated, hedged, background, neutral_domain)
+            negated, hedged, background = _context(seg, context, breaks, first) if context else _PLAIN
+            weight = (
+                _weight(position, negated, hedged, background, neutral_domain)
+                if negated or hedged or background or neutral_domain
+                else position
+            )
             hits.append(
-                Hit(
-                    phrase,
-                    surface,
-                    seg.number,
-                    first,
-                    last,
-                    negated,
-                    hedged,
-                    background,
-                    neutral_domain,
-                    seg.weight,
-                    weight,
-                    phrase.signed * weight,
+                _tuple(
+                    Hit,
+                    (
+                        phrase,
+                        seg.text[starts[first] : ends[last]],
+                        number,
+                        first,
+                        last,
+                        negated,
+                        hedged,
+                        background,
+                        neutral_domain,
+                        position,
+                        weight,
+                        phrase.signed * weight,
+                    ),
                 )
             )
     return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import itemgetter
 
 from monitor.classify.events import Reading
 from monitor.domain import Direction
@@ -22,6 +23,18 @@ SCALED = ("lex:esc", "lex:dee")  # the only features whose value is not 1
 # How far the lexicon's own reading pulls the model, in logits at full strength; the trainer records the value
 # it used in the model file, and inference uses that one.
 PRIOR_WEIGHT = 3.0
+
+
+Row = tuple[float, float, float]
+# lexical_features of a sentence without event phrases (before the neutral-domain flag), and its prior row
+_QUIET_FEATURES: Mapping[str, float] = {
+    "lex:bias": 1.0,
+    "lex:esc": 0.0,
+    "lex:dee": 0.0,
+    "lex:net:none": 1.0,
+    "lex:nohit": 1.0,
+}
+_QUIET_PRIOR: Row = (0.0, 0.0, 0.0)
 
 
 class ModelError(ValueError):
@@ -36,29 +49,58 @@ class LinearModel:
     prior: float = PRIOR_WEIGHT
     # The bigram rows again, keyed by the pair of words: scoring a sentence then needs no "a b" strings.
     bigrams: Mapping[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
+    # Derived once from the weights, for segment_scores: the rows of the two real-valued features, and the
+    # lexical rows of a sentence without event phrases (which are the same for every such sentence), without
+    # and with the neutral-domain flag.
+    _scaled: tuple[Row | None, Row | None] = field(init=False, repr=False, compare=False)
+    _quiet: tuple[tuple[Row, ...], tuple[Row, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        get = self.weights.get
+        object.__setattr__(self, "_scaled", (get(SCALED[0]), get(SCALED[1])))
+        quiet: list[tuple[Row, ...]] = []
+        for neutral_domain in (False, True):
+            lexical = {**_QUIET_FEATURES, **({"lex:neutral_domain": 1.0} if neutral_domain else {})}
+            rows: list[Row] = list(filter(None, map(get, lexical)))
+            self._correct(rows, lexical)
+            quiet.append(tuple(rows))
+        object.__setattr__(self, "_quiet", (quiet[0], quiet[1]))
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
-        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (zip, sum)."""
+        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (_column_sums)."""
         get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
         self._correct(rows, features)
-        return list(map(sum, zip(*rows, strict=True)))
+        return _column_sums(rows)
 
     def segment_scores(self, reading: Reading, segment: int) -> list[float]:
         """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
         without building the n-gram strings and the feature dict: the classifier's hot path."""
         grams = reading.segments[segment].tokens.grams
-        lexical = lexical_features(reading, segment)
         get = self.weights.get
-        rows: list[tuple[float, float, float]] = [self.bias, _prior(lexical, self.prior)]
+        for h in reading.hits:
+            if h.segment == segment:
+                break
+        else:  # no event phrase in this sentence: the lexical rows are the precomputed ones
+            rows: list[Row] = [self.bias, _QUIET_PRIOR]
+            rows.extend(filter(None, map(get, dict.fromkeys(grams))))
+            rows.extend(
+                filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
+            )
+            rows.extend(self._quiet[reading.neutral_domain])
+            return _column_sums(rows)
+        lexical = lexical_features(reading, segment)
+        rows = [self.bias, _prior(lexical, self.prior)]
         rows.extend(filter(None, map(get, dict.fromkeys(grams))))
         rows.extend(
             filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
         )
         rows.extend(filter(None, map(get, lexical)))
-        self._correct(rows, lexical)
-        return list(map(sum, zip(*rows, strict=True)))
+        for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
+            if w is not None and v != 1.0:
+                rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
+        return _column_sums(rows)
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
@@ -74,6 +116,15 @@ class LinearModel:
 
     def probabilities(self, features: Mapping[str, float]) -> list[float]:
         return softmax(self.scores(features))
+
+
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _column_sums(rows: list[Row]) -> list[float]:
+    """Each class's column summed top to bottom (the same additions in the same order as sum over zip(*rows),
+    without transposing the rows into new tuples)."""
+    return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]
 
 
 def _prior(features: Mapping[str, float], weight: float) -> tuple[float, float, float]:
@@ -138,8 +189,8 @@ def lexical_features(reading: Reading, segment: int = 0) -> dict[str, float]:
             feats["lex:hedged"] = 1.0
         if v != 0 and (best is None or abs(v) > best[0]):
             best = (abs(v), root)
-    feats["lex:esc"] = min(esc, 20.0) / 10.0
-    feats["lex:dee"] = min(dee, 20.0) / 10.0
+    feats["lex:esc"] = (20.0 if esc > 20.0 else esc) / 10.0  # min(esc, 20.0), without the builtin's call
+    feats["lex:dee"] = (20.0 if dee > 20.0 else dee) / 10.0
     net = esc - dee
     feats["lex:net:" + ("esc" if net > 0.4 else "dee" if net < -0.4 else "none")] = 1.0
     if best is not None:

@@ -27,6 +27,18 @@ MEDIATOR_WINDOW = 3
 REPORTER_WINDOW = 4  # content tokens from the comma to the reporter, and from it to "said"
 TRAILING_WORDS = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
 BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
+# Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
+# __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per actor and cue.
+_NONSTATE, _MEDIATOR, _MEDIATING, _VENUE = (
+    CueKind.NONSTATE,
+    CueKind.MEDIATOR,
+    CueKind.MEDIATING,
+    CueKind.VENUE,
+)
+_REPORT, _BETWEEN, _CLAUSE = CueKind.REPORT, CueKind.BETWEEN, CueKind.CLAUSE
+
+
+_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (half the cost)
 
 
 class Actor(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
@@ -54,14 +66,16 @@ def place(
 ) -> Actor:
     words = segment.tokens
     index = bisect.bisect_right(words.ends, start)
-    last = max(index, bisect.bisect_left(words.starts, end) - 1)
+    last = bisect.bisect_left(words.starts, end) - 1
+    if last < index:  # max(index, last), without the builtin's call
+        last = index
     compound = False
     if index < len(words.words):
         token = words.words[index]
         if token != text.lower():
             prefixes, suffixes = _affix_ends(tuple(affixes))
             compound = token.startswith(prefixes) or token.endswith(suffixes)
-    return Actor(code, text, kind, segment.number, index, last, compound)
+    return _tuple(Actor, (code, text, kind, segment.number, index, last, compound))  # Actor(...), in C
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,18 +108,18 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
             or (
                 a.kind == "demonym"
                 and any(
-                    c.cue.kind is CueKind.NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
+                    c.cue.kind is _NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
                     for c in seg_cues
                 )
             )
         ):
             continue
         mediator = any(
-            (c.cue.kind is CueKind.MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW)
-            or (c.cue.kind is CueKind.MEDIATING and 0 < c.first - a.last <= MEDIATOR_WINDOW)
+            (c.cue.kind is _MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW)
+            or (c.cue.kind is _MEDIATING and 0 < c.first - a.last <= MEDIATOR_WINDOW)
             for c in seg_cues
         )
-        after_in = any(c.cue.kind is CueKind.VENUE and c.last == a.first - 1 for c in seg_cues)
+        after_in = any(c.cue.kind is _VENUE and c.last == a.first - 1 for c in seg_cues)
         if after_in and any(
             c.cue.lemma in SUBORDINATORS and 0 < a.first - c.last <= SUBORDINATE_REACH for c in seg_cues
         ):
@@ -128,7 +142,7 @@ def without_reporters(
 ) -> list[Actor]:
     """Drop the source of a trailing attribution (", Thai military sources said today", ", according to the US
     government") when two other parties remain: it names who reports the event, not who takes part in it."""
-    reports = [c for c in cues if c.cue.kind is CueKind.REPORT]
+    reports = [c for c in cues if c.cue.kind is _REPORT]
     if not reports:
         return list(actors)
     dropped: set[Actor] = set()
@@ -177,7 +191,7 @@ def _between(
 ) -> Attribution | None:
     """ "between X and Y", the cue starting at token `reach` at the latest."""
     for c in cues:
-        if c.segment != segment or c.cue.kind is not CueKind.BETWEEN or c.first > reach:
+        if c.segment != segment or c.cue.kind is not _BETWEEN or c.first > reach:
             continue
         after = [a for a in actors if a.segment == segment and 0 < a.first - c.last <= BETWEEN_WINDOW]
         for other in after[1:]:
@@ -189,7 +203,7 @@ def _between(
 def for_hit(hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit]) -> Attribution | None:
     """The pair of one event: source before the phrase, target after it (or the nearest other before)."""
     here = [a for a in actors if a.segment == hit.segment]
-    bounds = [c.first for c in cues if c.segment == hit.segment and c.cue.kind is CueKind.CLAUSE]
+    bounds = [c.first for c in cues if c.segment == hit.segment and c.cue.kind is _CLAUSE]
     lo = max((b for b in bounds if b < hit.first), default=-1)
     hi = min((b for b in bounds if b > hit.last), default=10**9)
     in_clause = [a for a in here if lo < a.first < hi]
