@@ -95,6 +95,8 @@ def test_sqlite_is_tuned_for_a_daemon(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+            assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 10_000
+            assert conn.execute(text("PRAGMA journal_size_limit")).scalar() == 64 * 1024 * 1024
     finally:
         db.dispose()
     assert path.exists()
