@@ -94,6 +94,7 @@ _WORD = re.compile(r"\w+")
 # hash silently splits every story in flight (a test pins the values; a change needs a migration that
 # rebuilds story_keys, as 20261128_b7e4c2d9a1f3 does).
 _HASH_VALUES = struct.Struct(f">{BANDS}I")
+_KEYS_FORMAT = " ".join(f"m{band}:%08x" for band in range(BANDS))  # "m0:%08x m1:%08x ..."
 _blake2b = hashlib.blake2b
 
 
@@ -221,7 +222,7 @@ def _band_keys(grams: frozenset[str]) -> tuple[str, ...]:
     values = [
         _HASH_VALUES.unpack(_blake2b(s.encode(), digest_size=_HASH_VALUES.size).digest()) for s in grams
     ]
-    return tuple([f"m{band}:{value:08x}" for band, value in enumerate(map(min, zip(*values, strict=True)))])
+    return tuple((_KEYS_FORMAT % tuple(map(min, zip(*values, strict=True)))).split(" "))  # one format call
 
 
 def similarity(a: Signature, b: Signature) -> float:
