@@ -240,6 +240,14 @@ def test_troops_withdrawing_is_de_escalation_not_a_withdrawal_from_a_treaty(titl
     assert result.evidence and result.evidence[0].split()[0] in ("troops", "forces")
 
 
+def test_a_seat_of_power_after_at_is_a_venue_only_when_two_parties_remain() -> None:
+    signing = classify("Armenia and Azerbaijan sign peace deal at White House")
+    aimed = classify("China lashes out at White House over new tariffs")
+
+    assert signing.pair == Pair("AM", "AZ") and signing.direction is DEESC
+    assert aimed.pair == Pair("CN", "US")
+
+
 def test_lifting_a_blockade_is_de_escalation() -> None:
     c = classify("Polish truckers lift border blockade with Ukraine")
     assert c.event_direction is DEESC

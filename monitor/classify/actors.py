@@ -43,7 +43,7 @@ import ahocorasick
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "actors"
 
-MENTION_KINDS = ("name", "demonym", "capital", "institution", "leader", "group")
+MENTION_KINDS = ("name", "demonym", "capital", "institution", "seat", "leader", "group")
 ROLE_KINDS = ("role", "institution")
 
 _PERSON = 1
@@ -92,7 +92,7 @@ class Mention:
     start: int  # character offsets into the text given
     end: int
     text: str  # the matched surface
-    kind: str  # "name" | "demonym" | "capital" | "institution" | "leader" | "group" | "role"
+    kind: str  # "name" | "demonym" | "capital" | "institution" | "seat" | "leader" | "group" | "role"
 
 
 _new = object.__new__

@@ -17,7 +17,7 @@ from monitor.classify.events import CueHit, Hit, Segment
 from monitor.classify.lexicon import CueKind
 from monitor.domain import Pair
 
-VENUE_KINDS = frozenset({"capital", "city", "place", "venue"})
+VENUE_KINDS = frozenset({"capital", "seat", "city", "place", "venue"})
 BETWEEN_WINDOW = 8
 SUBORDINATORS = frozenset({"if", "who", "which"})  # cues that open a subordinate clause
 SUBORDINATE_REACH = 5  # content tokens from the subordinator to a country after "in"
