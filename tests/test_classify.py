@@ -248,6 +248,20 @@ def test_a_seat_of_power_after_at_is_a_venue_only_when_two_parties_remain() -> N
     assert aimed.pair == Pair("CN", "US")
 
 
+@pytest.mark.parametrize(
+    ("title", "pair"),
+    [
+        ("Russian missile strike on Kharkiv kills three", Pair("RU", "UA")),
+        ("Israeli tanks push into Khan Younis", Pair("IL", "PS")),
+        ("Pakistani drones shot down over Amritsar", Pair("IN", "PK")),
+    ],
+)
+def test_a_city_in_conflict_news_stands_for_its_state(title: str, pair: Pair) -> None:
+    result = classify(title)
+
+    assert result.pair == pair and result.direction is ESC
+
+
 def test_lifting_a_blockade_is_de_escalation() -> None:
     c = classify("Polish truckers lift border blockade with Ukraine")
     assert c.event_direction is DEESC

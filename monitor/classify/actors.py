@@ -43,7 +43,7 @@ import ahocorasick
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "actors"
 
-MENTION_KINDS = ("name", "demonym", "capital", "institution", "seat", "leader", "group")
+MENTION_KINDS = ("name", "demonym", "capital", "institution", "seat", "city", "leader", "group")
 ROLE_KINDS = ("role", "institution")
 
 _PERSON = 1
