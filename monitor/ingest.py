@@ -43,6 +43,7 @@ from sqlalchemy import (
     TextClause,
     Update,
     bindparam,
+    delete,
     select,
     text,
     update,
@@ -58,15 +59,20 @@ from monitor.dedup import Signature, item_key, same_story, signature, similarity
 from monitor.domain import Entry
 
 __all__ = [
+    "KEY_RETENTION",
     "STORY_WINDOW",
     "FeedEntries",
     "IngestResult",
     "ingest_entries",
     "ingest_many",
     "item_key",
+    "prune_story_keys",
 ]
 
 STORY_WINDOW = timedelta(hours=48)  # a copy joins a story first published at most this far from it
+# Lookup keys of stories first published longer ago than this are deleted (prune_story_keys): well past
+# STORY_WINDOW, so only copies of week-old stories miss their story (and make a new one, which decays away).
+KEY_RETENTION = timedelta(days=7)
 
 _FEEDS: Table = Feed.__table__  # type: ignore[assignment]
 _ITEMS: Table = Item.__table__  # type: ignore[assignment]
@@ -451,3 +457,13 @@ def _insert_stories(conn: Connection, sql: _Statements, created: Sequence[_Draft
             for key in d.signature.keys
         ],
     )
+
+
+def prune_story_keys(session: Session, now: datetime, retention: timedelta = KEY_RETENTION) -> int:
+    """Delete the lookup keys of stories first published before `now - retention`; the number deleted.
+
+    Keys exist only to find a story for copies published within STORY_WINDOW of it; older ones would only
+    grow the key index that every new story's keys are written into. Stories and items are kept.
+    """
+    result = session.execute(delete(StoryKey).where(StoryKey.created_at < now - retention))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@
     deliver_stage   send the due outbox rows
     run_cycle       poll_all, then track_stage, then deliver_stage
     release_dead_holders  at start: end the leases and claims of this machine's dead processes
+    prune_stage     hourly: delete story lookup keys too old to group anything
 
 A feed problem never raises: it becomes a PollReport with a one-line error naming the feed URL, is
 stored on the feed row (last_error, consecutive_failures, next_poll_at) and the other feeds go on.
@@ -42,7 +43,7 @@ from monitor.feeds.fetch import (
     redact,
 )
 from monitor.feeds.parse import ParsedFeed, parse_feed
-from monitor.ingest import ingest_entries
+from monitor.ingest import ingest_entries, prune_story_keys
 from monitor.logs import event
 from monitor.notify import Notifier, build_notifier, renderer_for
 from monitor.owner import Owner, is_dead, this_process
@@ -455,6 +456,12 @@ def available_notifiers(config: Config) -> tuple[dict[str, Notifier], list[str]]
         except ConfigError as exc:
             problems.append(f"notifier {name} disabled: {' '.join(exc.errors)}")
     return ready, problems
+
+
+def prune_stage(app: App, now: datetime) -> int:
+    """Delete the story lookup keys past their retention (monitor.ingest.KEY_RETENTION); how many."""
+    with app.db.session() as session:
+        return prune_story_keys(session, now)
 
 
 def track_stage(app: App, now: datetime, story_ids: Collection[int] | None = None) -> TrackResult:

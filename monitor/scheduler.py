@@ -34,6 +34,7 @@ from monitor.notify import Notifier
 from monitor.pipeline import (
     deliver_stage,
     poll_feed,
+    prune_stage,
     release_dead_holders,
     sync_feeds,
     track_stage,
@@ -46,6 +47,7 @@ UTC = ZoneInfo("UTC")
 DRAIN_TIMEOUT = 7.0  # seconds; with cancellation and cleanup the process exits well within 10 s
 FIRST_SPREAD = 10.0  # seconds over which the first polls are spread after start
 FIRST_DELIVERY = 2.0  # seconds after start: resume deliveries left unfinished by the last run
+PRUNE_INTERVAL = 3600.0  # seconds between deletions of story lookup keys past their retention
 SETTLE_TIMEOUT = 10.0  # seconds scoring waits for the other polls in flight (a slow feed delays it no more)
 
 
@@ -166,6 +168,14 @@ class Daemon:
             max_instances=1,
             coalesce=True,
         )
+        scheduler.add_job(
+            self._tracked(self.prune),
+            IntervalTrigger(seconds=PRUNE_INTERVAL, jitter=PRUNE_INTERVAL / 10, timezone=UTC),
+            id="prune",
+            name="prune",
+            max_instances=1,
+            coalesce=True,
+        )
         if self.notifiers:
             scheduler.add_job(
                 self._tracked(self.deliver),
@@ -215,6 +225,15 @@ class Daemon:
         log.log(level, report.log_message())
         if report.changed_stories:
             await self.track()
+
+    async def prune(self) -> None:
+        try:
+            deleted = await asyncio.to_thread(prune_stage, self.app, self.app.clock())
+        except Exception:
+            log.exception(event("prune-failed"))
+            return
+        if deleted:
+            log.info(event("prune", story_keys=deleted))
 
     async def track(self) -> None:
         # The polls of one tick are scored together, as replay scores one slice: a story carried by

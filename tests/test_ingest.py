@@ -17,7 +17,15 @@ from monitor.db.session import Database, alembic_config
 from monitor.dedup import BANDS, signature
 from monitor.domain import Entry
 from monitor.feeds.parse import parse_feed
-from monitor.ingest import STORY_WINDOW, FeedEntries, IngestResult, ingest_entries, ingest_many
+from monitor.ingest import (
+    KEY_RETENTION,
+    STORY_WINDOW,
+    FeedEntries,
+    IngestResult,
+    ingest_entries,
+    ingest_many,
+    prune_story_keys,
+)
 
 DATA = Path(__file__).resolve().parent / "data" / "feeds"
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -513,3 +521,24 @@ def test_upgrading_rebuilds_the_stored_keys_so_new_copies_still_join_old_stories
         assert stored_keys(db) == {created[title]: (set(keys), {NOW}) for title, keys in OLD_KEYS.items()}
     finally:
         db.dispose()
+
+
+# --------------------------------------------------------------------------- key retention
+
+
+def test_pruning_deletes_only_the_keys_past_retention_and_recent_copies_still_join(engine: Engine) -> None:
+    old_title = "Iran and Pakistan agree to return ambassadors after border strikes"
+    new_title = "Pakistan recalls ambassador from Tehran after Iranian missile strike"
+    long_ago = NOW - KEY_RETENTION - timedelta(hours=1)
+    ingest(engine, "Dawn", [entry(old_title, guid="old", published=long_ago)])
+    ingest(engine, "Dawn", [entry(new_title, guid="new", published=NOW)])
+    keys_before = count(engine, StoryKey)
+
+    with Session(engine) as session, session.begin():
+        deleted = prune_story_keys(session, NOW + timedelta(minutes=5))
+
+    assert deleted == len(signature(old_title, "Dawn").keys) > 0
+    assert count(engine, StoryKey) == keys_before - deleted
+    copy = ingest(engine, "Reuters", [entry(new_title + " - Reuters", guid="r1", published=NOW)])
+    assert copy.new_story_ids == () and len(copy.grown_story_ids) == 1  # joined the recent story
+    assert count(engine, Story) == 2 and count(engine, Item) == 3  # stories and items are kept

@@ -615,3 +615,38 @@ async def test_a_restart_takes_over_the_leases_and_claims_of_a_killed_process_at
     finally:
         running.kill()
         running.wait()
+
+
+async def test_the_daemons_hourly_prune_deletes_story_keys_past_retention(
+    tmp_path: Path, db_url: str, fetcher: Fetcher, app_factory: list[App]
+) -> None:
+    from monitor.db.models import StoryKey
+    from monitor.domain import Entry
+    from monitor.ingest import KEY_RETENTION, ingest_entries
+    from monitor.scheduler import Daemon
+
+    app = open_app(make_config(tmp_path, db_url, {}), app_factory)
+    old = T0 - KEY_RETENTION - timedelta(hours=1)
+    with app.db.session() as session:
+        feed = Feed(name="Dawn", url="https://example.org/dawn", current_url="https://example.org/dawn")
+        session.add(feed)
+        session.flush()
+        for title, published in (("Iran and Pakistan agree to return their ambassadors", old),
+                                 ("Pakistan recalls its ambassador from Tehran after strikes", T0)):  # fmt: skip
+            ingest_entries(
+                session,
+                feed,
+                [Entry(guid=title, link=None, title=title, summary="", published=published)],
+                T0,
+            )
+
+    with app.db.read_session() as session:
+        before = list(session.scalars(select(StoryKey.created_at)))
+    assert any(when < T0 - KEY_RETENTION for when in before)  # the control: expired keys are there
+
+    await Daemon(app, fetcher, {}).prune()
+
+    with app.db.read_session() as session:
+        kept = list(session.scalars(select(StoryKey.created_at)))
+    assert kept and all(when >= T0 - KEY_RETENTION for when in kept)
+    assert len(kept) == sum(when >= T0 - KEY_RETENTION for when in before)
