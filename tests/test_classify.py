@@ -262,6 +262,20 @@ def test_a_city_in_conflict_news_stands_for_its_state(title: str, pair: Pair) ->
     assert result.pair == pair and result.direction is ESC
 
 
+@pytest.mark.parametrize(
+    ("title", "evidence"),
+    [
+        ("Taiwan scrambles jets as Chinese warplanes cross median line", "scrambles jets"),
+        ("Argentina and Britain spar over the Falklands", "spar"),
+    ],
+)
+def test_shows_of_force_and_verbal_sparring_are_escalation(title: str, evidence: str) -> None:
+    result = classify(title)
+
+    assert result.direction is ESC and result.pair is not None
+    assert evidence in result.evidence
+
+
 def test_lifting_a_blockade_is_de_escalation() -> None:
     c = classify("Polish truckers lift border blockade with Ukraine")
     assert c.event_direction is DEESC
