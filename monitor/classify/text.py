@@ -128,13 +128,6 @@ class Words:
 
 
 _new = object.__new__
-_slots = vars(Words)
-_set_words, _set_grams = _slots["words"].__set__, _slots["grams"].__set__
-_set_starts, _set_pieces, _set_tokens = (
-    _slots["_starts"].__set__,
-    _slots["_pieces"].__set__,
-    _slots["_tokens"].__set__,
-)
 
 
 def _normal(word: str) -> str:
@@ -171,13 +164,14 @@ def split(text: str) -> Words:
         grams = words if len(words) == len(tokens) else tuple(tokens)
     else:
         grams = tuple(filterfalse(PUNCTUATION.__contains__, tokens))
-    # Words(...) through its slots, the offsets left for the first use (see Words)
+    # Words(...) without calling __init__, the offsets left for the first use (see Words); a slot assigned
+    # here is a specialised store, cheaper than a call
     result: Words = _new(Words)
-    _set_words(result, words)
-    _set_grams(result, grams)
-    _set_starts(result, None)
-    _set_pieces(result, pieces)
-    _set_tokens(result, tokens)
+    result.words = words
+    result.grams = grams
+    result._starts = None
+    result._pieces = pieces
+    result._tokens = tokens
     return result
 
 
