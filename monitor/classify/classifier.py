@@ -222,8 +222,13 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
         confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not _NEUTRAL else 0.5
 
     sign = _sign(event_direction)
-    decisive = [h for h in reading.hits if h.value * sign > 0]
-    deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None
+    # (no list comprehension, a call in Python 3.11, for a neutral reading or an item without phrases)
+    decisive = [h for h in reading.hits if h.value * sign > 0] if sign and reading.hits else []
+    deciding = (
+        (decisive[0] if len(decisive) == 1 else max(decisive, key=lambda h: abs(h.value)))
+        if decisive
+        else None
+    )
     if deciding is not None and deciding.hedged:
         confidence *= HEDGED_CONFIDENCE
     magnitude = min(10.0, sum(abs(h.value) for h in decisive)) if decisive else 0.0
@@ -301,9 +306,11 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
             )
     primary = pair_scores[0] if pair_scores else None
     evidence = (
-        tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
-        if decisive
-        else ()
+        ()
+        if not decisive
+        else (decisive[0].surface,)
+        if len(decisive) == 1
+        else tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
     )
     result = _classification(
         primary.pair if primary else None,

@@ -65,8 +65,9 @@ def place(
     segment: Segment, code: str, text: str, kind: str, start: int, end: int, affixes: Sequence[str] = ()
 ) -> Actor:
     words = segment.tokens
-    index = bisect.bisect_right(words.ends, start)
-    last = bisect.bisect_left(words.starts, end) - 1
+    starts, ends = words.offsets()
+    index = bisect.bisect_right(ends, start)
+    last = bisect.bisect_left(starts, end) - 1
     if last < index:  # max(index, last), without the builtin's call
         last = index
     compound = False

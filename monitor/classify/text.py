@@ -81,18 +81,17 @@ class Words:
 
     @property
     def starts(self) -> tuple[int, ...]:
-        starts = self._starts
-        if starts is None:
-            starts = self._offsets()
-        return starts
+        return self.offsets()[0]
 
     @property
     def ends(self) -> tuple[int, ...]:
-        if self._starts is None:
-            self._offsets()
-        return self._ends
+        return self.offsets()[1]
 
-    def _offsets(self) -> tuple[int, ...]:
+    def offsets(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(starts, ends), computed on the first call: one call for both where a hot path needs them."""
+        starts = self._starts
+        if starts is not None:
+            return starts, self._ends
         # pieces alternate gap, token, gap, ..., gap: bounds[0::2] are the tokens' starts, bounds[1::2] their ends;
         # running sums of the piece lengths, all in C
         bounds = list(accumulate(map(len, self._pieces)))
@@ -104,7 +103,7 @@ class Words:
             starts, ends = tuple(compress(bounds[0::2], keep)), tuple(compress(bounds[1::2], keep))
         self._ends = ends
         self._starts = starts
-        return starts
+        return starts, ends
 
     def __repr__(self) -> str:
         return (
