@@ -92,7 +92,7 @@ class LinearModel:
             rows.extend(filter(None, map(get, words)))
             rows.extend(filter(None, map(self.bigrams.get, bigrams)))
             rows.extend(self._quiet[reading.neutral_domain])
-            return _column_sums(rows)
+            return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]  # _column_sums
         lexical = lexical_features(reading, segment)
         rows = [self.bias, _prior(lexical, self.prior)]
         rows.extend(filter(None, map(get, words)))
@@ -101,7 +101,11 @@ class LinearModel:
         for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
             if w is not None and v != 1.0:
                 rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
-        return _column_sums(rows)
+        return [
+            sum(map(_FIRST, rows)),
+            sum(map(_SECOND, rows)),
+            sum(map(_THIRD, rows)),
+        ]  # _column_sums, inline
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
