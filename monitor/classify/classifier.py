@@ -160,10 +160,14 @@ def read_model(
     for seg in reading.segments[:2]:
         if not seg.tokens.words:
             continue
-        weight = seg.weight
-        if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
-            weight *= QUIET_LEAD_FACTOR
-        s0, s1, s2 = lm.segment_scores(reading, seg.number)
+        weight, number = seg.weight, seg.number
+        if number > 0:
+            for h in reading.hits:  # (a loop, not any() over a generator: this runs for most items)
+                if h.segment == number and not h.background:
+                    break
+            else:
+                weight *= QUIET_LEAD_FACTOR
+        s0, s1, s2 = lm.segment_scores(reading, number)
         c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
         total += weight
     p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
