@@ -65,15 +65,23 @@ class Classification:
         }
 
 
+class _ClassificationSlots:
+    """Classification's slots without its frozen __setattr__: _classification fills one with plain slot stores
+    (specialised by the interpreter) and then makes it a Classification by assigning __class__, which Python
+    allows because the layout is the same (the same slot names; it raises TypeError otherwise, so a field added
+    to Classification cannot be missed here)."""
+
+    __slots__ = Classification.__slots__
+    pair: Pair | None
+    direction: Direction
+    score: float
+    confidence: float
+    event_direction: Direction
+    evidence: tuple[str, ...]
+    pairs: tuple[PairScore, ...]
+
+
 _new = object.__new__
-_slots = vars(Classification)
-_set_pair, _set_direction, _set_score = (
-    _slots["pair"].__set__,
-    _slots["direction"].__set__,
-    _slots["score"].__set__,
-)
-_set_confidence, _set_event = _slots["confidence"].__set__, _slots["event_direction"].__set__
-_set_evidence, _set_pairs = _slots["evidence"].__set__, _slots["pairs"].__set__
 
 
 def _classification(
@@ -85,17 +93,18 @@ def _classification(
     evidence: tuple[str, ...],
     pair_scores: tuple[PairScore, ...],
 ) -> Classification:
-    """Classification(...) through its slots: a frozen dataclass's __init__ (object.__setattr__ per field)
-    costs twice as much, once per item (as actors.py builds its Mentions)."""
-    result: Classification = _new(Classification)
-    _set_pair(result, pair)
-    _set_direction(result, direction)
-    _set_score(result, score)
-    _set_confidence(result, confidence)
-    _set_event(result, event_direction)
-    _set_evidence(result, evidence)
-    _set_pairs(result, pair_scores)
-    return result
+    """Classification(...) without the frozen dataclass's __init__ (object.__setattr__ per field, twice the cost
+    of the rest of this) or calls of the slots' __set__, once per item."""
+    result = _new(_ClassificationSlots)
+    result.pair = pair
+    result.direction = direction
+    result.score = score
+    result.confidence = confidence
+    result.event_direction = event_direction
+    result.evidence = evidence
+    result.pairs = pair_scores
+    result.__class__ = Classification  # type: ignore[assignment]
+    return result  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
