@@ -4,6 +4,7 @@ direction, the gazetteer finds the actors and pair attribution ties them to the 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -179,7 +180,17 @@ def read_model(
         s0, s1, s2 = lm.segment_scores(reading, number)
         c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
         total += weight
-    p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
+    x0, x1, x2 = (c0 / total, c1 / total, c2 / total) if total else lm.bias
+    # model.softmax of the three, inline (the same operations in the same order: the first maximum, the sum of
+    # the exponentials left to right)
+    top = x0
+    if x1 > top:
+        top = x1
+    if x2 > top:
+        top = x2
+    e0, e1, e2 = math.exp(x0 - top), math.exp(x1 - top), math.exp(x2 - top)
+    exps = e0 + e1 + e2
+    p = [e0 / exps, e1 / exps, e2 / exps]
     confidence = max(p)
     direction = model.CLASSES[p.index(confidence)]
     if reading.hits and _negated_only(reading, direction):
@@ -312,8 +323,8 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
                 PairScore(
                     pair=at.pair,
                     direction=direction,
-                    score=_round(value),
-                    confidence=_round(confidence),
+                    score=round(value, 3),
+                    confidence=round(confidence, 3),
                     evidence=pair_evidence,
                 )
             )
@@ -328,8 +339,8 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     result = _classification(
         primary.pair if primary else None,
         primary.direction if primary else _NEUTRAL,
-        _round(score),
-        _round(confidence),
+        round(score, 3),  # (_round inline)
+        round(confidence, 3),
         event_direction,
         evidence,
         tuple(pair_scores),
