@@ -156,10 +156,6 @@ def _negated_only(reading: Reading, direction: Direction) -> bool:
     return bool(early) and all(h.negated for h in early)
 
 
-def _round(x: float) -> float:
-    return round(x, 3)
-
-
 def read_model(
     lm: model.LinearModel, reading: Reading
 ) -> tuple[Direction, float, tuple[float, float, float]]:
@@ -339,7 +335,7 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     result = _classification(
         primary.pair if primary else None,
         primary.direction if primary else _NEUTRAL,
-        round(score, 3),  # (_round inline)
+        round(score, 3),
         round(confidence, 3),
         event_direction,
         evidence,
