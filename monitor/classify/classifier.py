@@ -4,6 +4,7 @@ direction, the gazetteer finds the actors and pair attribution ties them to the 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -65,15 +66,23 @@ class Classification:
         }
 
 
+class _ClassificationSlots:
+    """Classification's slots without its frozen __setattr__: _classification fills one with plain slot stores
+    (specialised by the interpreter) and then makes it a Classification by assigning __class__, which Python
+    allows because the layout is the same (the same slot names; it raises TypeError otherwise, so a field added
+    to Classification cannot be missed here)."""
+
+    __slots__ = Classification.__slots__
+    pair: Pair | None
+    direction: Direction
+    score: float
+    confidence: float
+    event_direction: Direction
+    evidence: tuple[str, ...]
+    pairs: tuple[PairScore, ...]
+
+
 _new = object.__new__
-_slots = vars(Classification)
-_set_pair, _set_direction, _set_score = (
-    _slots["pair"].__set__,
-    _slots["direction"].__set__,
-    _slots["score"].__set__,
-)
-_set_confidence, _set_event = _slots["confidence"].__set__, _slots["event_direction"].__set__
-_set_evidence, _set_pairs = _slots["evidence"].__set__, _slots["pairs"].__set__
 
 
 def _classification(
@@ -85,17 +94,18 @@ def _classification(
     evidence: tuple[str, ...],
     pair_scores: tuple[PairScore, ...],
 ) -> Classification:
-    """Classification(...) through its slots: a frozen dataclass's __init__ (object.__setattr__ per field)
-    costs twice as much, once per item (as actors.py builds its Mentions)."""
-    result: Classification = _new(Classification)
-    _set_pair(result, pair)
-    _set_direction(result, direction)
-    _set_score(result, score)
-    _set_confidence(result, confidence)
-    _set_event(result, event_direction)
-    _set_evidence(result, evidence)
-    _set_pairs(result, pair_scores)
-    return result
+    """Classification(...) without the frozen dataclass's __init__ (object.__setattr__ per field, twice the cost
+    of the rest of this) or calls of the slots' __set__, once per item."""
+    result = _new(_ClassificationSlots)
+    result.pair = pair
+    result.direction = direction
+    result.score = score
+    result.confidence = confidence
+    result.event_direction = event_direction
+    result.evidence = evidence
+    result.pairs = pair_scores
+    result.__class__ = Classification  # type: ignore[assignment]
+    return result  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +156,6 @@ def _negated_only(reading: Reading, direction: Direction) -> bool:
     return bool(early) and all(h.negated for h in early)
 
 
-def _round(x: float) -> float:
-    return round(x, 3)
-
-
 def read_model(
     lm: model.LinearModel, reading: Reading
 ) -> tuple[Direction, float, tuple[float, float, float]]:
@@ -160,13 +166,27 @@ def read_model(
     for seg in reading.segments[:2]:
         if not seg.tokens.words:
             continue
-        weight = seg.weight
-        if seg.number > 0 and not any(h.segment == seg.number and not h.background for h in reading.hits):
-            weight *= QUIET_LEAD_FACTOR
-        s0, s1, s2 = lm.segment_scores(reading, seg.number)
+        weight, number = seg.weight, seg.number
+        if number > 0:
+            for h in reading.hits:  # (a loop, not any() over a generator: this runs for most items)
+                if h.segment == number and not h.background:
+                    break
+            else:
+                weight *= QUIET_LEAD_FACTOR
+        s0, s1, s2 = lm.segment_scores(reading, number)
         c0, c1, c2 = c0 + weight * s0, c1 + weight * s1, c2 + weight * s2
         total += weight
-    p = model.softmax([c0 / total, c1 / total, c2 / total] if total else lm.bias_scores())
+    x0, x1, x2 = (c0 / total, c1 / total, c2 / total) if total else lm.bias
+    # model.softmax of the three, inline (the same operations in the same order: the first maximum, the sum of
+    # the exponentials left to right)
+    top = x0
+    if x1 > top:
+        top = x1
+    if x2 > top:
+        top = x2
+    e0, e1, e2 = math.exp(x0 - top), math.exp(x1 - top), math.exp(x2 - top)
+    exps = e0 + e1 + e2
+    p = [e0 / exps, e1 / exps, e2 / exps]
     confidence = max(p)
     direction = model.CLASSES[p.index(confidence)]
     if reading.hits and _negated_only(reading, direction):
@@ -222,8 +242,13 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
         confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not _NEUTRAL else 0.5
 
     sign = _sign(event_direction)
-    decisive = [h for h in reading.hits if h.value * sign > 0]
-    deciding = max(decisive, key=lambda h: abs(h.value)) if decisive else None
+    # (no list comprehension, a call in Python 3.11, for a neutral reading or an item without phrases)
+    decisive = [h for h in reading.hits if h.value * sign > 0] if sign and reading.hits else []
+    deciding = (
+        (decisive[0] if len(decisive) == 1 else max(decisive, key=lambda h: abs(h.value)))
+        if decisive
+        else None
+    )
     if deciding is not None and deciding.hedged:
         confidence *= HEDGED_CONFIDENCE
     magnitude = min(10.0, sum(abs(h.value) for h in decisive)) if decisive else 0.0
@@ -294,22 +319,24 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
                 PairScore(
                     pair=at.pair,
                     direction=direction,
-                    score=_round(value),
-                    confidence=_round(confidence),
+                    score=round(value, 3),
+                    confidence=round(confidence, 3),
                     evidence=pair_evidence,
                 )
             )
     primary = pair_scores[0] if pair_scores else None
     evidence = (
-        tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
-        if decisive
-        else ()
+        ()
+        if not decisive
+        else (decisive[0].surface,)
+        if len(decisive) == 1
+        else tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
     )
     result = _classification(
         primary.pair if primary else None,
         primary.direction if primary else _NEUTRAL,
-        _round(score),
-        _round(confidence),
+        round(score, 3),
+        round(confidence, 3),
         event_direction,
         evidence,
         tuple(pair_scores),

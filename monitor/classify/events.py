@@ -33,6 +33,7 @@ _PLAIN = (False, False, False)
 # __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event.
 _NEGATION, _MODALITY, _NEUTRAL = CueKind.NEGATION, CueKind.MODALITY, CueKind.NEUTRAL
 _BACKGROUND, _PAST, _BREAK, _CLAUSE = CueKind.BACKGROUND, CueKind.PAST, CueKind.BREAK, CueKind.CLAUSE
+_VALUE = attrgetter("value")  # a Hit's value, read in C
 _KIND = attrgetter("cue.kind")  # a CueHit's kind, read in C (over a sentence's cues with map)
 _BREAKS, _OPENINGS = (_BREAK, _CLAUSE), (_BACKGROUND, _PAST)  # clause ends; a background opening
 
@@ -98,7 +99,8 @@ class Reading:
 
     @property
     def net(self) -> float:
-        return sum(h.value for h in self.hits)
+        net: float = sum(map(_VALUE, self.hits))  # the same additions in the same order as over a generator
+        return net
 
     def dominant(self) -> Hit | None:
         """The deciding event: the largest contribution in the direction of the net sum."""
@@ -160,8 +162,14 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
                 found = gapped.get(head + " " + texts[j])
                 if found:
                     events.extend((i, j, p) for p in found)
+    if len(events) > 1:  # (the length tested here: most segments have at most one phrase, one cue)
+        events = _longest(events)
+    if not cues:
+        return events, []
     number = seg.number
-    return _longest(events), [_tuple(CueHit, (c, number, f, la)) for f, la, c in _longest(cues)]
+    return events, [
+        _tuple(CueHit, (c, number, f, la)) for f, la, c in (_longest(cues) if len(cues) > 1 else cues)
+    ]
 
 
 def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
@@ -266,7 +274,7 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
         context = list(compress(cues, map(_CONTEXT_KINDS.__contains__, map(_KIND, cues))))
         breaks = _breaks(seg, cues) if context else frozenset()
         number, position = seg.number, seg.weight
-        starts, ends = seg.tokens.starts, seg.tokens.ends
+        starts, ends = seg.tokens.offsets()
         for first, last, phrase in events:
             negated, hedged, background = _context(seg, context, breaks, first) if context else _PLAIN
             weight = (

@@ -79,28 +79,33 @@ class LinearModel:
         without building the n-gram strings and the feature dict: the classifier's hot path."""
         grams = reading.segments[segment].tokens.grams
         get = self.weights.get
+        words = dict.fromkeys(grams)
+        pairs = zip(("<s>", *grams), grams, strict=False)
+        # A bigram can only repeat where a word does (its second word): in a sentence without a repeated word
+        # (most of them) the bigrams are already distinct and need no dict to deduplicate them.
+        bigrams = pairs if len(words) == len(grams) else dict.fromkeys(pairs)
         for h in reading.hits:
             if h.segment == segment:
                 break
         else:  # no event phrase in this sentence: the lexical rows are the precomputed ones
             rows: list[Row] = [self.bias, _QUIET_PRIOR]
-            rows.extend(filter(None, map(get, dict.fromkeys(grams))))
-            rows.extend(
-                filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
-            )
+            rows.extend(filter(None, map(get, words)))
+            rows.extend(filter(None, map(self.bigrams.get, bigrams)))
             rows.extend(self._quiet[reading.neutral_domain])
-            return _column_sums(rows)
+            return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]  # _column_sums
         lexical = lexical_features(reading, segment)
         rows = [self.bias, _prior(lexical, self.prior)]
-        rows.extend(filter(None, map(get, dict.fromkeys(grams))))
-        rows.extend(
-            filter(None, map(self.bigrams.get, dict.fromkeys(zip(("<s>", *grams), grams, strict=False))))
-        )
+        rows.extend(filter(None, map(get, words)))
+        rows.extend(filter(None, map(self.bigrams.get, bigrams)))
         rows.extend(filter(None, map(get, lexical)))
         for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
             if w is not None and v != 1.0:
                 rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
-        return _column_sums(rows)
+        return [
+            sum(map(_FIRST, rows)),
+            sum(map(_SECOND, rows)),
+            sum(map(_THIRD, rows)),
+        ]  # _column_sums, inline
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""

@@ -65,8 +65,9 @@ def place(
     segment: Segment, code: str, text: str, kind: str, start: int, end: int, affixes: Sequence[str] = ()
 ) -> Actor:
     words = segment.tokens
-    index = bisect.bisect_right(words.ends, start)
-    last = bisect.bisect_left(words.starts, end) - 1
+    starts, ends = words.offsets()
+    index = bisect.bisect_right(ends, start)
+    last = bisect.bisect_left(starts, end) - 1
     if last < index:  # max(index, last), without the builtin's call
         last = index
     compound = False
@@ -91,38 +92,39 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     venues: list[Actor] = []
     previous: Actor | None = None
     for a in actors:
-        seg_cues = [c for c in cues if c.segment == a.segment]
+        segment, first, last = a.segment, a.first, a.last
         qualified = (
             # "Bosnian Serbs", "Turkish Kurd refugees": a demonym right after another names one group of the
             # first one's state, not a second party
             previous is not None
             and a.kind == "demonym"
             and previous.kind == "demonym"
-            and previous.segment == a.segment
-            and previous.last + 1 == a.first
+            and previous.segment == segment
+            and previous.last + 1 == first
         )
         previous = a
-        if (
-            qualified
-            or a.compound
-            or (
-                a.kind == "demonym"
-                and any(
-                    c.cue.kind is _NONSTATE and (c.first == a.last + 1 or c.last == a.first - 1)
-                    for c in seg_cues
-                )
-            )
-        ):
+        if qualified or a.compound:
             continue
-        mediator = any(
-            (c.cue.kind is _MEDIATOR and 0 < a.first - c.last <= MEDIATOR_WINDOW)
-            or (c.cue.kind is _MEDIATING and 0 < c.first - a.last <= MEDIATOR_WINDOW)
-            for c in seg_cues
-        )
-        after_in = any(c.cue.kind is _VENUE and c.last == a.first - 1 for c in seg_cues)
-        if after_in and any(
-            c.cue.lemma in SUBORDINATORS and 0 < a.first - c.last <= SUBORDINATE_REACH for c in seg_cues
-        ):
+        # What the cues of the actor's sentence say about it, in one pass over them (no generator per test).
+        nonstate = mediator = after_in = subordinate = False
+        for c in cues:
+            if c.segment != segment:
+                continue
+            cue = c.cue
+            kind = cue.kind
+            if kind is _NONSTATE and (c.first == last + 1 or c.last == first - 1):
+                nonstate = True
+            elif (kind is _MEDIATOR and 0 < first - c.last <= MEDIATOR_WINDOW) or (
+                kind is _MEDIATING and 0 < c.first - last <= MEDIATOR_WINDOW
+            ):
+                mediator = True
+            elif kind is _VENUE and c.last == first - 1:
+                after_in = True
+            if cue.lemma in SUBORDINATORS and 0 < first - c.last <= SUBORDINATE_REACH:
+                subordinate = True
+        if nonstate and a.kind == "demonym":
+            continue
+        if after_in and subordinate:
             # "if war starts in Iraq", "refugees who have lived in Iraq": a place in a subordinate clause
             continue
         venue = a.kind in VENUE_KINDS and after_in

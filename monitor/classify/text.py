@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from itertools import accumulate, compress, filterfalse, repeat
-from typing import NamedTuple
 
 # Possessive quantifiers: the same tokens as r"\w+(?:[-'’.]\w+)*|[,;:()]" (nothing after a word could make the
 # engine give characters back), without the backtracking bookkeeping: the split runs ~12 % faster.
@@ -56,17 +56,77 @@ PUNCTUATION = frozenset(",;:()")
 _KEEP = dict.fromkeys(FILLERS, False)  # _KEEP.get(word, True): the filler mask computed in C by map()
 
 
-_tuple = tuple.__new__
-
-
-class Words(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
+class Words:
     """One segment cut into tokens. `words` are the content tokens the lexicon is matched against (fillers
-    dropped, clause punctuation kept), with their character offsets; `grams` are all word tokens, for n-grams."""
+    dropped, clause punctuation kept), with their character offsets; `grams` are all word tokens, for n-grams.
+
+    The offsets are computed on first use: only a sentence with an event phrase or a country name needs them
+    (about half), and they cost as much as the rest of `split` after the regex. A value object like the
+    NamedTuple it was (the same repr, equality and field order: `Words(words, starts, ends, grams)`)."""
+
+    __slots__ = ("_ends", "_pieces", "_starts", "_tokens", "grams", "words")
+    _fields = ("words", "starts", "ends", "grams")
 
     words: tuple[str, ...]
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
     grams: tuple[str, ...]
+    _starts: tuple[int, ...] | None
+    _ends: tuple[int, ...]
+    _pieces: list[str]  # the fast path's regex split (gap, token, gap, ..., gap), to compute the offsets from
+    _tokens: list[str]  # the normalised tokens, fillers included (the mask of the offsets)
+
+    def __init__(
+        self, words: tuple[str, ...], starts: tuple[int, ...], ends: tuple[int, ...], grams: tuple[str, ...]
+    ) -> None:
+        self.words, self._starts, self._ends, self.grams = words, starts, ends, grams
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        return self.offsets()[0]
+
+    @property
+    def ends(self) -> tuple[int, ...]:
+        return self.offsets()[1]
+
+    def offsets(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(starts, ends), computed on the first call: one call for both where a hot path needs them."""
+        starts = self._starts
+        if starts is not None:
+            return starts, self._ends
+        # pieces alternate gap, token, gap, ..., gap: bounds[0::2] are the tokens' starts, bounds[1::2] their ends;
+        # running sums of the piece lengths, all in C
+        bounds = list(accumulate(map(len, self._pieces)))
+        tokens = self._tokens
+        if len(self.words) == len(tokens):  # no filler: every token is kept, no mask
+            starts, ends = tuple(bounds[0:-1:2]), tuple(bounds[1::2])
+        else:
+            keep = list(map(_KEEP.get, tokens, repeat(True)))
+            starts, ends = tuple(compress(bounds[0::2], keep)), tuple(compress(bounds[1::2], keep))
+        self._ends = ends
+        self._starts = starts
+        return starts, ends
+
+    def __repr__(self) -> str:
+        return (
+            f"Words(words={self.words!r}, starts={self.starts!r}, ends={self.ends!r}, grams={self.grams!r})"
+        )
+
+    def _values(self) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...], tuple[str, ...]]:
+        return (self.words, self.starts, self.ends, self.grams)
+
+    def __eq__(self, other: object) -> bool:
+        return self._values() == other._values() if isinstance(other, Words) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __iter__(self) -> Iterator[tuple[str, ...] | tuple[int, ...]]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return 4
+
+
+_new = object.__new__
 
 
 def _normal(word: str) -> str:
@@ -87,30 +147,31 @@ def split(text: str) -> Words:
     lowered = text.lower()
     if len(lowered) != len(text):
         return _split_slow(text)
-    # Fast path: one regex split; offsets are running sums of the piece lengths (all in C).
+    # Fast path: one regex split; the offsets are left for the first use (Words._offsets).
     if "’" in lowered:
         lowered = lowered.replace("’", "'")  # one character for another: the offsets stay
     pieces = (_SPLIT_ASCII if lowered.isascii() else _SPLIT).split(lowered)
-    bounds = list(accumulate(map(len, pieces)))
     tokens = pieces[1::2]
     if "'" in lowered:  # only the tokens with an apostrophe, found in C
         for i in compress(range(len(tokens)), map(str.__contains__, tokens, repeat("'"))):
             tokens[i] = _normal(tokens[i])
     if "cannot" in lowered:
         tokens = ["not" if w == "cannot" else w for w in tokens]
-    # pieces alternate gap, token, gap, ..., gap: bounds[0::2] are the tokens' starts, bounds[1::2] their ends
-    if FILLERS.isdisjoint(tokens):  # half the headlines: every token is kept, no mask
-        words = tuple(tokens)
-        starts, ends = tuple(bounds[0:-1:2]), tuple(bounds[1::2])
-    else:
-        keep = list(map(_KEEP.get, tokens, repeat(True)))
-        words = tuple(compress(tokens, keep))
-        starts, ends = tuple(compress(bounds[0::2], keep)), tuple(compress(bounds[1::2], keep))
+    # half the headlines have no filler: every token is kept
+    words = tuple(tokens) if FILLERS.isdisjoint(tokens) else tuple(filterfalse(FILLERS.__contains__, tokens))
     if PUNCTUATION.isdisjoint(tokens):
         grams = words if len(words) == len(tokens) else tuple(tokens)
     else:
         grams = tuple(filterfalse(PUNCTUATION.__contains__, tokens))
-    return _tuple(Words, (words, starts, ends, grams))  # Words(...) without a NamedTuple's Python __new__
+    # Words(...) without calling __init__, the offsets left for the first use (see Words); a slot assigned
+    # here is a specialised store, cheaper than a call
+    result: Words = _new(Words)
+    result.words = words
+    result.grams = grams
+    result._starts = None
+    result._pieces = pieces
+    result._tokens = tokens
+    return result
 
 
 def _split_slow(text: str) -> Words:
