@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from monitor.domain import Alert
 from monitor.logs import event
 from monitor.notify.base import DeliveryError, Notifier, one_line
 from monitor.outbox import FAILED, PENDING, SENDING, SENT, alert_from_row
-from monitor.owner import Owner
+from monitor.owner import Owner, dead_holders
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -189,13 +189,12 @@ def record(db: Database, delivery_id: int, worker_id: str, values: dict[str, obj
         return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def release_claims(db: Database, now: datetime, dead: Callable[[Owner], bool]) -> list[str]:
-    """End, as of `now`, the claims of the holders `dead` says no longer run: their rows are due again
-    (resent with the same stable id, as after a claim's expiry). Returns those holders."""
+def release_claims(db: Database, now: datetime, me: Owner) -> list[str]:
+    """End, as of `now`, the claims of holders on this machine that no longer run (monitor.owner): their rows
+    are due again (resent with the same stable id, as after a claim's expiry). Returns those holders."""
     live_claim = and_(Delivery.status == SENDING, Delivery.claimed_until > now)
     with db.session() as session:
-        held = session.scalars(select(Delivery.claimed_by).where(live_claim).distinct())
-        released = sorted(h for h in held if h and (o := Owner.parse(h)) is not None and dead(o))
+        released = dead_holders(session.scalars(select(Delivery.claimed_by).where(live_claim).distinct()), me)
         for holder in released:
             session.execute(
                 update(Delivery)

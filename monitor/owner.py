@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,13 @@ def is_dead(holder: Owner, me: Owner, proc: Path = PROC) -> bool:
     except (OSError, ValueError, IndexError):
         return False  # cannot tell (permissions, say): wait for the lease to expire
     return start != holder.start
+
+
+def dead_holders(names: Iterable[str | None], me: Owner, proc: Path = PROC) -> list[str]:
+    """The holder names among `names` (as stored in lease and claim columns) that `is_dead` judges dead."""
+    return sorted(
+        {n for n in names if n and (holder := Owner.parse(n)) is not None and is_dead(holder, me, proc)}
+    )
 
 
 def _pid_and_start(stat: Path) -> tuple[int, str]:

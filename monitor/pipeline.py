@@ -46,7 +46,7 @@ from monitor.feeds.parse import ParsedFeed, parse_feed
 from monitor.ingest import ingest_entries, prune_story_keys
 from monitor.logs import event
 from monitor.notify import Notifier, build_notifier, renderer_for
-from monitor.owner import Owner, is_dead, this_process
+from monitor.owner import Owner, dead_holders, this_process
 from monitor.track import TrackResult, settings_from_config, track
 
 log = logging.getLogger("monitor.pipeline")
@@ -171,13 +171,10 @@ def release_dead_holders(app: App, now: datetime, me: str) -> list[str]:
     mine = Owner.parse(me)
     if mine is None:
         return []
-
-    def dead(holder: Owner) -> bool:
-        return is_dead(holder, mine)
-
     with app.db.session() as session:
-        held = session.scalars(select(Feed.lease_owner).where(Feed.lease_until > now).distinct())
-        released = sorted(h for h in held if h and (o := Owner.parse(h)) is not None and dead(o))
+        released = dead_holders(
+            session.scalars(select(Feed.lease_owner).where(Feed.lease_until > now).distinct()), mine
+        )
         for holder in released:
             session.execute(
                 update(Feed)
@@ -185,7 +182,7 @@ def release_dead_holders(app: App, now: datetime, me: str) -> list[str]:
                 .values(lease_until=now)
                 .execution_options(synchronize_session=False)
             )
-    return sorted({*released, *release_claims(app.db, now, dead)})
+    return sorted({*released, *release_claims(app.db, now, mine)})
 
 
 # --------------------------------------------------------------------------- one feed
