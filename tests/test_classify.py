@@ -350,6 +350,21 @@ def test_a_country_after_in_inside_a_subordinate_clause_is_a_place() -> None:
     assert c.pair == Pair.of("RU", "US")
 
 
+def test_a_country_after_a_group_in_is_where_the_group_is_when_two_parties_remain() -> None:
+    border = classify("Russia says Ukrainian soldiers in Belarus violated the border")
+    strike = classify("Israel strikes Iranian forces in Syria")
+    alone = classify("Russian troops in Syria shelled a rebel camp")
+
+    assert (border.pair, strike.pair) == (Pair("RU", "UA"), Pair("IL", "IR"))
+    assert alone.pair == Pair("RU", "SY")  # one party besides it: the place is the counterpart
+
+
+def test_a_people_named_by_where_they_live_is_not_a_state() -> None:
+    assert classify("The Serbs of northern Kosovo reject the Pristina government's plan").pair is None
+    # "of" not followed by a place: the demonym stays a party
+    assert classify("Iran expels the Britons of its embassy staff").pair == Pair("GB", "IR")
+
+
 def test_the_subject_of_broker_or_mediate_is_a_mediator() -> None:
     assert classify("Massacres in eastern Congo cast doubt on U.S. mediated peace deal").pair is None
     c = classify("Egypt to broker a truce between Israel and Hamas after strikes on Gaza")

@@ -41,6 +41,7 @@ class CueKind(StrEnum):
     AFFIX = "affix"
     PARTICLE = "particle"
     REPORT = "report"  # "said", "according to": a trailing attribution names the news source, not a party
+    GROUP = "group"  # "troops", "rebels": "Albanian rebels in Macedonia" - the country after "in" is where they are
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ RUBRIC_MIN_REST = 3
 MEDIATOR_WINDOW = 3
 REPORTER_WINDOW = 4  # content tokens from the comma to the reporter, and from it to "said"
 TRAILING_WORDS = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
+PEOPLE_REACH = 3  # tokens from a plural demonym to the place after its "of" ("Albanians of southern Serbia")
 BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
 # Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
 # __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per actor and cue.
@@ -35,7 +36,7 @@ _NONSTATE, _MEDIATOR, _MEDIATING, _VENUE = (
     CueKind.MEDIATING,
     CueKind.VENUE,
 )
-_REPORT, _BETWEEN, _CLAUSE = CueKind.REPORT, CueKind.BETWEEN, CueKind.CLAUSE
+_REPORT, _BETWEEN, _CLAUSE, _GROUP = CueKind.REPORT, CueKind.BETWEEN, CueKind.CLAUSE, CueKind.GROUP
 
 
 _tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (half the cost)
@@ -51,6 +52,7 @@ class Actor(NamedTuple):  # immutable; a NamedTuple because several are built pe
     first: int  # content-token index of the mention's first token
     last: int  # ... and of its last token
     compound: bool  # inside a hyphenated compound such as "anti-Syria" or "Russian-made"
+    people: bool  # a plural demonym before "of": a people named by where they live, if a place follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +72,17 @@ def place(
     last = bisect.bisect_left(starts, end) - 1
     if last < index:  # max(index, last), without the builtin's call
         last = index
-    compound = False
-    if index < len(words.words):
-        token = words.words[index]
+    compound = people = False
+    tokens = words.words
+    if index < len(tokens):
+        token = tokens[index]
         if token != text.lower():
             prefixes, suffixes = _affix_ends(tuple(affixes))
             compound = token.startswith(prefixes) or token.endswith(suffixes)
-    return _tuple(Actor, (code, text, kind, segment.number, index, last, compound))  # Actor(...), in C
+        elif kind == "demonym" and text[-1] == "s" and last + 1 < len(tokens):
+            people = tokens[last + 1] == "of"
+    fields = (code, text, kind, segment.number, index, last, compound, people)
+    return _tuple(Actor, fields)  # Actor(...), in C
 
 
 @functools.lru_cache(maxsize=8)
@@ -87,11 +93,12 @@ def _affix_ends(affixes: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, .
 
 def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
     """Actors minus venues ("in Doha"), mediators ("brokered by Qatar"), peoples and groups named by a
-    demonym ("ethnic Albanians", "Russian language"; rebels and refugees count for their state, as CAMEO codes them) and compounds ("anti-Syria", "Russian-made")."""
+    demonym ("ethnic Albanians", "Russian language"; rebels and refugees count for their state, as CAMEO codes
+    them; "the Albanians of southern Serbia"), and compounds ("anti-Syria", "Russian-made")."""
     kept: list[Actor] = []
     venues: list[Actor] = []
     previous: Actor | None = None
-    for a in actors:
+    for n, a in enumerate(actors):
         segment, first, last = a.segment, a.first, a.last
         qualified = (
             # "Bosnian Serbs", "Turkish Kurd refugees": a demonym right after another names one group of the
@@ -105,8 +112,14 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
         previous = a
         if qualified or a.compound:
             continue
+        if a.people and n + 1 < len(actors):
+            # "the Albanians of southern Serbia": a people, when a place follows "of" (at most one word between)
+            following = actors[n + 1]
+            if following.segment == segment and following.first - last <= PEOPLE_REACH:
+                continue
         # What the cues of the actor's sentence say about it, in one pass over them (no generator per test).
         nonstate = mediator = after_in = subordinate = False
+        group = -1  # the first token of a group noun right before "in" ("rebels in Macedonia"), if any
         for c in cues:
             if c.segment != segment:
                 continue
@@ -120,6 +133,8 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
                 mediator = True
             elif kind is _VENUE and c.last == first - 1:
                 after_in = True
+            elif kind is _GROUP and c.last == first - 2:
+                group = c.first
             if cue.lemma in SUBORDINATORS and 0 < first - c.last <= SUBORDINATE_REACH:
                 subordinate = True
         if nonstate and a.kind == "demonym":
@@ -127,7 +142,8 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
         if after_in and subordinate:
             # "if war starts in Iraq", "refugees who have lived in Iraq": a place in a subordinate clause
             continue
-        venue = a.kind in VENUE_KINDS and after_in
+        # "aid to Albanian rebels in Macedonia": a country after "<actor> <group> in" is where the group is
+        venue = after_in and (a.kind in VENUE_KINDS or (group > 0 and _held(actors, segment, group - 1)))
         if venue:
             venues.append(a)
         elif not mediator:
@@ -137,6 +153,11 @@ def parties(actors: Sequence[Actor], cues: Sequence[CueHit]) -> list[Actor]:
             kept.append(v)
     kept.sort(key=lambda a: (a.segment, a.first))
     return kept
+
+
+def _held(actors: Sequence[Actor], segment: int, index: int) -> bool:
+    """Whether an actor's mention covers token `index` of a segment."""
+    return any(a.segment == segment and a.first <= index <= a.last for a in actors)
 
 
 def without_reporters(
