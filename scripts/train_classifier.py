@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.classify import events, lexicon, model
+from monitor.classify.actors import Gazetteer
 from monitor.classify.classifier import _direction_of, read_model
 from monitor.classify.events import Reading
 from monitor.classify.model import CLASSES, PRIOR_WEIGHT, LinearModel, features, lexicon_prior, softmax
@@ -150,15 +151,23 @@ def cross_validate(
     """Macro-F1 averaged over `args.repeats` shuffled k-fold splits; per-class F1, per-split macro-F1, and the
     lexicon alone (its own reading, no model) on the same items."""
     rows = [(features(reading), gold) for reading, gold in items]
+    states = _first_states(items) if args.cv_by_state else []
     per_split: list[float] = []
     per_class = [0.0, 0.0, 0.0]
     for r in range(args.repeats):
         rng = random.Random(SEED + 100 * r)
         idx = list(range(len(rows)))
         rng.shuffle(idx)
+        folds = [idx[fold :: args.cv] for fold in range(args.cv)]
+        if states:
+            # every item of a state in one fold: the held-out items name states the fold's model never saw
+            codes = sorted(set(filter(None, states)))
+            rng.shuffle(codes)
+            fold_of = {code: i % args.cv for i, code in enumerate(codes)}
+            folds = [[i for i in idx if fold_of.get(states[i], i % args.cv) == f] for f in range(args.cv)]
         pairs: list[tuple[int, int]] = []
         for fold in range(args.cv):
-            held = set(idx[fold :: args.cv])
+            held = set(folds[fold])
             data = train([rows[i] for i in idx if i not in held], args)
             lm = model.parse(dump(data), "cross-validation fold")
             for i in sorted(held):
@@ -169,6 +178,16 @@ def cross_validate(
         per_class = [a + b / args.repeats for a, b in zip(per_class, classes, strict=True)]
     lex, _ = macro_f1([(gold, CLASSES.index(_direction_of(reading.net))) for reading, gold in items])
     return sum(per_split) / len(per_split), per_class, per_split, lex
+
+
+def _first_states(items: list[tuple[Reading, int]]) -> list[str]:
+    """The first state each item's headline names ("" for none), for --cv-by-state."""
+    gazetteer = Gazetteer.load("en")
+    out = []
+    for reading, _ in items:
+        found = gazetteer.find(reading.segments[0].text)
+        out.append(found[0].code if found else "")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cv", type=int, default=5, help="folds of cross-validation to report (0: none)")
     parser.add_argument(
         "--repeats", type=int, default=REPEATS, help=f"cross-validation splits averaged (default {REPEATS})"
+    )
+    parser.add_argument(
+        "--cv-by-state",
+        action="store_true",
+        help="put all items whose headline first names the same state in one fold (unseen states)",
     )
     args = parser.parse_args(argv)
     if "test" in args.input.name:
