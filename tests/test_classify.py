@@ -433,6 +433,8 @@ def test_the_inference_prior_is_the_one_the_trainer_uses(esc: float, dee: float,
         ("Benin demands Niger withdraw troops from the frontier", Pair("BJ", "NE"), "demands niger withdraw"),
         ("Laos fires ballistic missile toward Vietnam", Pair("LA", "VN"), "fires ballistic missile"),
         ("Peru-Bolivia trade talks collapse over lithium", Pair("BO", "PE"), "talks collapse"),
+        ("Serbia reiterates rejection of Kosovo independence", Pair("RS", "XK"), "rejection"),
+        ("Bolivia to skip summit with Chile over sea dispute", Pair("BO", "CL"), "skip summit"),
     ],
 )
 def test_snubs_demands_missile_launches_and_collapsed_talks_are_escalation(
@@ -455,6 +457,7 @@ def test_snubs_demands_missile_launches_and_collapsed_talks_are_escalation(
             "throws its weight behind",
         ),
         ("Kenya shores up ties with Tanzania", Pair("KE", "TZ"), "shores up ties"),
+        ("Turkey delivers arms to Azerbaijan", Pair("AZ", "TR"), "delivers arms"),
         ("Ethiopia agrees to halt offensive against Eritrea", Pair("ER", "ET"), "halt offensive"),
     ],
 )
