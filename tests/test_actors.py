@@ -247,6 +247,8 @@ def test_a_surname_alone_is_the_leader_unless_a_given_name_says_otherwise(gazett
     assert codes(gazetteer, "UN expert Francesca Albanese accuses Israel") == ["IL"]
     assert codes(gazetteer, "Trump says he will meet Petro next week") == ["US", "CO"]
     assert codes(gazetteer, "Pope urges an end to the fighting in Sudan") == ["VA", "SD"]
+    assert codes(gazetteer, "Ollie Pope hits a century for England") == ["GB"]
+    assert codes(gazetteer, "Petro de Luanda beat Al Ahly in Cairo") == ["EG"]
 
 
 def test_georgetown_is_guyana_only_with_support(gazetteer: Gazetteer) -> None:
