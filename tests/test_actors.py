@@ -234,6 +234,11 @@ def test_armed_groups_count_for_the_state_they_operate_from(gazetteer: Gazetteer
         ("Delcy Rodriguez", "VE"),
         ("Nasser Bourita", "MA"),
         ("Ahmed Attaf", "DZ"),
+        ("Tren de Aragua", "VE"),
+        ("Sinaloa cartel", "MX"),
+        ("ELN", "CO"),
+        ("Allied Democratic Forces", "CD"),
+        ("COGAT", "IL"),
     ],
 )
 def test_it_finds_current_officials_institutions_and_groups_of_many_states(
