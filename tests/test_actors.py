@@ -215,6 +215,57 @@ def test_armed_groups_count_for_the_state_they_operate_from(gazetteer: Gazetteer
     assert codes(gazetteer, "Iran strikes Jaish al-Adl bases") == ["IR", "PK"]
 
 
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Scott Bessent", "US"),
+        ("Tulsi Gabbard", "US"),
+        ("Navy SEALs", "US"),
+        ("KSrelief", "SA"),
+        ("Kuomintang", "TW"),
+        ("Jeyhun Bayramov", "AZ"),
+        ("Ararat Mirzoyan", "AM"),
+        ("Olivier Nduhungirehe", "RW"),
+        ("AFC/M23", "CD"),
+        ("TPLF", "ET"),
+        ("JNIM", "ML"),
+        ("Salva Kiir", "SS"),
+        ("Choe Son Hui", "KP"),
+        ("Delcy Rodriguez", "VE"),
+        ("Nasser Bourita", "MA"),
+        ("Ahmed Attaf", "DZ"),
+        ("Tren de Aragua", "VE"),
+        ("Sinaloa cartel", "MX"),
+        ("ELN", "CO"),
+        ("Allied Democratic Forces", "CD"),
+        ("COGAT", "IL"),
+    ],
+)
+def test_it_finds_current_officials_institutions_and_groups_of_many_states(
+    gazetteer: Gazetteer, text: str, code: str
+) -> None:
+    assert codes(gazetteer, f"Yesterday {text} said") == [code]
+
+
+def test_a_surname_alone_is_the_leader_unless_a_given_name_says_otherwise(gazetteer: Gazetteer) -> None:
+    assert codes(gazetteer, "Albanese heads to Beijing for talks") == ["AU", "CN"]
+    assert codes(gazetteer, "UN expert Francesca Albanese accuses Israel") == ["IL"]
+    assert codes(gazetteer, "Trump says he will meet Petro next week") == ["US", "CO"]
+    assert codes(gazetteer, "Pope urges an end to the fighting in Sudan") == ["VA", "SD"]
+    assert codes(gazetteer, "Ollie Pope hits a century for England") == ["GB"]
+    assert codes(gazetteer, "Petro de Luanda beat Al Ahly in Cairo") == ["EG"]
+
+
+def test_georgetown_is_guyana_only_with_support(gazetteer: Gazetteer) -> None:
+    assert codes(gazetteer, "Students rally at Georgetown over tuition fees") == []
+    assert codes(gazetteer, "Georgetown University cuts ties with a think tank") == []
+    assert codes(gazetteer, "Guyana says Georgetown will not cede Essequibo to Venezuela") == [
+        "GY",
+        "GY",
+        "VE",
+    ]
+
+
 # --- roles ---
 
 

@@ -418,3 +418,53 @@ def test_the_classification_built_through_its_slots_equals_the_constructed_one()
 def test_the_inference_prior_is_the_one_the_trainer_uses(esc: float, dee: float, weight: float) -> None:
     feats = {"lex:esc": esc, "lex:dee": dee}
     assert model._prior(feats, weight) == tuple(model.lexicon_prior(feats, weight))
+
+
+@pytest.mark.parametrize(
+    ("title", "pair", "evidence"),
+    [
+        ("Chile snubs Peru's invitation to a border summit", Pair("CL", "PE"), "snubs"),
+        ("Nigeria takes aim at Ghana over trader expulsions", Pair("GH", "NG"), "takes aim at"),
+        (
+            "Ecuador and Colombia locked in diplomatic row over prison raid",
+            Pair("CO", "EC"),
+            "diplomatic row",
+        ),
+        ("Benin demands Niger withdraw troops from the frontier", Pair("BJ", "NE"), "demands niger withdraw"),
+        ("Laos fires ballistic missile toward Vietnam", Pair("LA", "VN"), "fires ballistic missile"),
+        ("Peru-Bolivia trade talks collapse over lithium", Pair("BO", "PE"), "talks collapse"),
+        ("Serbia reiterates rejection of Kosovo independence", Pair("RS", "XK"), "rejection"),
+        ("Bolivia to skip summit with Chile over sea dispute", Pair("BO", "CL"), "skip summit"),
+    ],
+)
+def test_snubs_demands_missile_launches_and_collapsed_talks_are_escalation(
+    title: str, pair: Pair, evidence: str
+) -> None:
+    result = classify(title)
+
+    assert result.pair == pair and result.direction is ESC
+    assert evidence in [e.lower() for e in result.evidence]
+
+
+@pytest.mark.parametrize(
+    ("title", "pair", "evidence"),
+    [
+        ("Japan removes sanctions on Myanmar timber", Pair("JP", "MM"), "removes sanctions"),
+        ("Mexico to lift tariffs on Canadian steel", Pair("CA", "MX"), "lift tariffs"),
+        (
+            "Brazil throws its weight behind Paraguay in river dispute",
+            Pair("BR", "PY"),
+            "throws its weight behind",
+        ),
+        ("Kenya shores up ties with Tanzania", Pair("KE", "TZ"), "shores up ties"),
+        ("Turkey delivers arms to Azerbaijan", Pair("AZ", "TR"), "delivers arms"),
+        ("Ethiopia agrees to halt offensive against Eritrea", Pair("ER", "ET"), "halt offensive"),
+    ],
+)
+def test_lifted_sanctions_declared_support_and_a_halted_offensive_are_de_escalation(
+    title: str, pair: Pair, evidence: str
+) -> None:
+    result = classify(title)
+
+    assert result.pair == pair and result.direction is DEESC
+    assert evidence in [e.lower() for e in result.evidence]
