@@ -365,6 +365,22 @@ def test_a_people_named_by_where_they_live_is_not_a_state() -> None:
     assert classify("Iran expels the Britons of its embassy staff").pair == Pair("GB", "IR")
 
 
+@pytest.mark.parametrize(
+    ("title", "pair", "direction"),
+    [
+        ("Iran hosts Armenia-Azerbaijan talks in Tehran", Pair("AM", "AZ"), DEESC),
+        ("Washington to oversee Thailand-Cambodia ceasefire deal", Pair("KH", "TH"), DEESC),
+        ("Thai-Cambodian border clashes resume", Pair("KH", "TH"), ESC),
+        # a coalition with a target after the event: the first named and the target
+        ("US-Israeli strikes on Iran kill dozens", Pair("IR", "US"), ESC),
+    ],
+)
+def test_a_hyphenated_pair_of_states_names_the_pair(title: str, pair: Pair, direction: Direction) -> None:
+    result = classify(title)
+
+    assert (result.pair, result.direction) == (pair, direction)
+
+
 def test_the_subject_of_broker_or_mediate_is_a_mediator() -> None:
     assert classify("Massacres in eastern Congo cast doubt on U.S. mediated peace deal").pair is None
     c = classify("Egypt to broker a truce between Israel and Hamas after strikes on Gaza")
