@@ -371,14 +371,30 @@ def test_a_people_named_by_where_they_live_is_not_a_state() -> None:
         ("Iran hosts Armenia-Azerbaijan talks in Tehran", Pair("AM", "AZ"), DEESC),
         ("Washington to oversee Thailand-Cambodia ceasefire deal", Pair("KH", "TH"), DEESC),
         ("Thai-Cambodian border clashes resume", Pair("KH", "TH"), ESC),
+        ("Washington to host Congo and Rwanda leaders for peace talks", Pair("CD", "RW"), DEESC),
+        ("US presses Serbia and Kosovo to resume talks", Pair("RS", "XK"), DEESC),
         # a coalition with a target after the event: the first named and the target
         ("US-Israeli strikes on Iran kill dozens", Pair("IR", "US"), ESC),
+        ("US and UK strike Houthi targets in Yemen", Pair("US", "YE"), ESC),
+        # "X and Y" in another clause than the event after them, or in a list of three, is not the pair
+        (
+            "Washington sanctions Ugandan and Zimbabwean officials, citing repression",
+            Pair("UG", "US"),
+            ESC,
+        ),
     ],
 )
-def test_a_hyphenated_pair_of_states_names_the_pair(title: str, pair: Pair, direction: Direction) -> None:
+def test_two_states_named_together_before_an_event_are_its_pair(
+    title: str, pair: Pair, direction: Direction
+) -> None:
     result = classify(title)
 
     assert (result.pair, result.direction) == (pair, direction)
+
+
+def test_the_short_forms_of_the_koreas() -> None:
+    assert classify("N Korea fires missile toward Japan").pair == Pair("JP", "KP")
+    assert classify("S. Korea and N. Korea hold talks").pair == Pair("KP", "KR")
 
 
 def test_the_subject_of_broker_or_mediate_is_a_mediator() -> None:

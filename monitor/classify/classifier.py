@@ -290,7 +290,7 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     attributions: list[tuple[Attribution, Hit | None]] = []
     seen: set[Pair] = set()
     for h in ordered:
-        at = pairs.for_hit(h, found, reading.cues, reading.hits)
+        at = pairs.for_hit(h, found, reading.cues, reading.hits, reading.segments[h.segment].tokens.words)
         if at is not None and at.pair not in seen:
             seen.add(at.pair)
             attributions.append((at, h))

@@ -27,7 +27,7 @@ MEDIATOR_WINDOW = 3
 REPORTER_WINDOW = 4  # content tokens from the comma to the reporter, and from it to "said"
 TRAILING_WORDS = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
 PEOPLE_REACH = 3  # tokens from a plural demonym to the place after its "of" ("Albanians of southern Serbia")
-COMPOUND_REACH = 2  # tokens from an "X-Y" compound to its event ("Thai-Cambodian border clashes")
+TOGETHER_REACH = 3  # tokens from "X-Y" or "X and Y" to its event ("Congo and Rwanda leaders for peace talks")
 BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
 # Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
 # __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per actor and cue.
@@ -224,28 +224,44 @@ def _between(
     return None
 
 
-def _hyphenated(actors: Sequence[Actor], start: int, reach: int) -> tuple[Actor, Actor] | None:
-    """Two states in one hyphenated token ("Armenia-Azerbaijan", "Thai-Cambodian"; of three, the first two): the
-    last such compound before token `start`, else the first up to token `reach`."""
+def _together(
+    actors: Sequence[Actor], words: Sequence[str], start: int, reach: int
+) -> tuple[Actor, Actor] | None:
+    """Two states named together: in one hyphenated token ("Armenia-Azerbaijan", "Thai-Cambodian"; of three,
+    the first two) or joined by "and" ("Congo and Rwanda"). The last such pair before token `start`, else the
+    first up to token `reach`."""
     found: tuple[Actor, Actor] | None = None
     for i in range(1, len(actors)):
         x, y = actors[i - 1], actors[i]
-        if x.first == y.first == x.last == y.last and x.code != y.code:
-            if x.first < start:
-                if found is None or found[0].first != x.first:  # "Russia-India-China": the first two
-                    found = (x, y)
-            elif found is None and x.first <= reach:
-                return x, y
-            else:
-                break
+        if x.code == y.code:
+            continue
+        hyphenated = x.first == y.first == x.last == y.last
+        if not hyphenated and not (
+            y.first == x.last + 2
+            and words[x.last + 1] == "and"
+            and not (i > 1 and actors[i - 2].last == x.first - 2 and words[x.first - 1] == ",")
+        ):
+            continue  # ("U.S., S Korean and Japanese advisers meet": a list of three is one side)
+        if x.first < start:
+            if found is None or found[0].first != x.first:  # "Russia-India-China": the first two
+                found = (x, y)
+        elif found is None and x.first <= reach:
+            return x, y
+        else:
+            break
     return found
 
 
 def for_hit(
-    hit: Hit, actors: Sequence[Actor], cues: Sequence[CueHit], hits: Sequence[Hit] = ()
+    hit: Hit,
+    actors: Sequence[Actor],
+    cues: Sequence[CueHit],
+    hits: Sequence[Hit] = (),
+    words: Sequence[str] = (),
 ) -> Attribution | None:
     """The pair of one event: "between X and Y" or "X-Y <event>", else the source before the phrase and the
-    target after it (or the nearest other before). `hits` are the item's events (for "X-Y <event>")."""
+    target after it (or the nearest other before). `hits` are the item's events and `words` the content tokens
+    of the event's segment (for "X-Y <event>" and "X and Y <event>")."""
     here = [a for a in actors if a.segment == hit.segment]
     bounds = [c.first for c in cues if c.segment == hit.segment and c.cue.kind is _CLAUSE]
     lo = max((b for b in bounds if b < hit.first), default=-1)
@@ -260,22 +276,24 @@ def for_hit(
         return between
     before = [a for a in here if a.first < hit.first]
     after = [a for a in here if a.first > hit.last]
-    hyphenated = _hyphenated(here, hit.first, hit.last + BETWEEN_REACH)
-    if hyphenated is not None and (hyphenated[0].first < hit.first or (after and hyphenated[0] is after[0])):
-        x, y = hyphenated
-        # "Armenia-Azerbaijan talks", "Iran hosts Armenia-Azerbaijan talks", "Thai-Cambodian border clashes": a
-        # compound right before an event of this one's direction names its pair ("to discuss Israel-Hamas war",
-        # "amid the Israel-Hamas war" name a topic), unless another party follows the event as its target ("US-Israeli strikes on Iran": a
+    together = _together(here, words, hit.first, hit.last + BETWEEN_REACH) if len(here) > 1 else None
+    if together is not None and (together[0].first < hit.first or (after and together[0] is after[0])):
+        x, y = together
+        # "Armenia-Azerbaijan talks", "Trump to host Congo and Rwanda leaders for peace talks", "Thai-Cambodian
+        # border clashes": two states named together right before an event of this one's direction are its pair
+        # ("to discuss Israel-Hamas war", "amid the Israel-Hamas war" name a topic), unless another party
+        # follows the event as its target ("US-Israeli strikes on Iran", "US and UK strike Houthis": a
         # coalition, the first named is the source)
         named = any(
             h.segment == hit.segment
             and h.value * hit.value > 0
             and not h.background
-            and x.last < h.first <= x.last + COMPOUND_REACH
+            and y.last < h.first <= y.last + TOGETHER_REACH
+            and "," not in words[y.last + 1 : h.first]  # ("X and Y officials, citing repression")
             for h in hits
         )
         if named and not any(a.code != x.code and a.code != y.code for a in after):
-            return Attribution(Pair.of(x.code, y.code), x, y, "hyphenated X-Y before the event")
+            return Attribution(Pair.of(x.code, y.code), x, y, "X-Y or X and Y named before the event")
     if before:
         source = before[0]
     elif after:
