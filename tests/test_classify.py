@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import Classification, analyse, classifier, classify, model
+from monitor.classify import Classification, analyse, classify, model
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
 from monitor.classify.text import _split_slow, sentences, split
@@ -397,7 +397,9 @@ def test_the_classification_written_out_init_sets_every_field_and_stays_frozen()
     values = (Pair.of("IR", "PK"), ESC, 4.0, 0.9, DEESC, ("recalls ambassador",), (pair_score,))
     built = Classification(*values)
     assert tuple(getattr(built, f.name) for f in dataclasses.fields(Classification)) == values
-    assert built == Classification(**{f.name: v for f, v in zip(dataclasses.fields(Classification), values)})
+    assert built == Classification(
+        **{f.name: v for f, v in zip(dataclasses.fields(Classification), values, strict=True)}
+    )
     assert repr(built).startswith("Classification(pair=Pair(a='IR', b='PK'), direction=<Direction.ESCALATION")
     assert hash(built) == hash(Classification(*values))
     with pytest.raises(AttributeError):
