@@ -7,7 +7,7 @@ compiled source is written beside them (_compiled.sha256), which the package che
 edited after the build runs as Python (with a warning) instead of being shadowed by its stale extension.
 
 MONITOR_NO_COMPILE=1 at install skips the compilation: the package is then plain Python (the same results,
-~1.4x slower). A C compiler that fails also leaves plain Python (the extensions are optional), with a warning.
+~1.5x slower). A C compiler that fails also leaves plain Python (the extensions are optional), with a warning.
 """
 
 from __future__ import annotations
