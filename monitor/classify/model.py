@@ -53,6 +53,8 @@ class LinearModel:
     # and with the neutral-domain flag.
     _scaled: tuple[Row | None, Row | None] = field(init=False, repr=False, compare=False)
     _quiet: tuple[tuple[Row, ...], tuple[Row, ...]] = field(init=False, repr=False, compare=False)
+    # The bigram rows by first word, then second: a sentence's bigrams are looked up without a pair tuple each.
+    _follow: dict[str, dict[str, Row]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         get = self.weights.get
@@ -64,6 +66,10 @@ class LinearModel:
             self._correct(rows, lexical)
             quiet.append(tuple(rows))
         object.__setattr__(self, "_quiet", (quiet[0], quiet[1]))
+        follow: dict[str, dict[str, Row]] = {}
+        for (first, second), row in self.bigrams.items():
+            follow.setdefault(first, {})[second] = row
+        object.__setattr__(self, "_follow", follow)
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
         """Bias + lexicon prior + sum of weight x value, column by column (_column_sums)."""
@@ -105,21 +111,24 @@ class LinearModel:
                 c2 += row[2]
         # A bigram can only repeat where a word does (its second word): in a sentence without a repeated word
         # (most of them) the bigrams are already distinct and need no set to deduplicate them.
-        bigrams = self.bigrams
+        follow = self._follow
         seen: set[tuple[str, str]] | None = None if len(words) == len(grams) else set()
         previous = "<s>"
         for word in grams:
-            pair = (previous, word)
-            previous = word
+            after = follow.get(previous)
             if seen is not None:
+                pair = (previous, word)
                 if pair in seen:
+                    previous = word
                     continue
                 seen.add(pair)
-            row = bigrams.get(pair)
-            if row is not None:
-                c0 += row[0]
-                c1 += row[1]
-                c2 += row[2]
+            previous = word
+            if after is not None:
+                row = after.get(word)
+                if row is not None:
+                    c0 += row[0]
+                    c1 += row[1]
+                    c2 += row[2]
         if quiet:
             for row in self._quiet[reading.neutral_domain]:
                 c0 += row[0]
