@@ -84,9 +84,6 @@ _ROLE_MODIFIERS = (
 _ROLE_PREFIX = r"(?:'s|')? (?:(?:" + "|".join(_ROLE_MODIFIERS) + r") )?"
 
 
-_set = object.__setattr__
-
-
 class ActorDataError(ValueError):
     """A malformed line in an actor data file; the message names the file and line."""
 
@@ -100,13 +97,13 @@ class Mention:
     kind: str  # "name" | "demonym" | "capital" | "institution" | "seat" | "leader" | "group" | "role"
 
     def __init__(self, code: str, start: int, end: int, text: str, kind: str) -> None:
-        # what the dataclass would generate; written out because compiled by mypyc a generated __init__ runs as
-        # Python code, this one as C
-        _set(self, "code", code)
-        _set(self, "start", start)
-        _set(self, "end", end)
-        _set(self, "text", text)
-        _set(self, "kind", kind)
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code, while this one's object.__setattr__ calls (written so, not through an alias) are C field stores
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "kind", kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,6 @@ QUIET_LEAD_FACTOR: Final = 0.4  # a lead without event phrases weighs less: its 
 _ESCALATION: Final = Direction.ESCALATION
 _DE_ESCALATION: Final = Direction.DE_ESCALATION
 _NEUTRAL: Final = Direction.NEUTRAL
-_set = object.__setattr__
 
 
 class MentionLike(Protocol):
@@ -62,15 +61,16 @@ class Classification:
         evidence: tuple[str, ...],
         pairs: tuple[PairScore, ...],
     ) -> None:
-        # what the dataclass would generate; written out because compiled by mypyc a generated __init__ runs as
-        # Python code (~10k instructions), this one as C
-        _set(self, "pair", pair)
-        _set(self, "direction", direction)
-        _set(self, "score", score)
-        _set(self, "confidence", confidence)
-        _set(self, "event_direction", event_direction)
-        _set(self, "evidence", evidence)
-        _set(self, "pairs", pairs)
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code (~10k instructions), while this one's object.__setattr__ calls (written so, not through an
+        # alias) are C field stores
+        object.__setattr__(self, "pair", pair)
+        object.__setattr__(self, "direction", direction)
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "confidence", confidence)
+        object.__setattr__(self, "event_direction", event_direction)
+        object.__setattr__(self, "evidence", evidence)
+        object.__setattr__(self, "pairs", pairs)
 
     def to_json(self, id: object) -> dict[str, object]:
         """Exactly one output object of `monitor classify`."""

@@ -167,9 +167,6 @@ class Hit(Record):
         return Direction.ESCALATION if v > 0 else Direction.DE_ESCALATION if v < 0 else Direction.NEUTRAL
 
 
-_set = object.__setattr__
-
-
 @dataclass(frozen=True, slots=True)
 class Reading:
     segments: tuple[Segment, ...]
@@ -184,11 +181,12 @@ class Reading:
         cues: tuple[CueHit, ...],
         neutral_domain: bool,
     ) -> None:
-        # the dataclass's own __init__ does the same, but compiled by mypyc it would run as Python code
-        _set(self, "segments", segments)
-        _set(self, "hits", hits)
-        _set(self, "cues", cues)
-        _set(self, "neutral_domain", neutral_domain)
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code, while this one's object.__setattr__ calls (written so, not through an alias) are C field stores
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "hits", hits)
+        object.__setattr__(self, "cues", cues)
+        object.__setattr__(self, "neutral_domain", neutral_domain)
 
     @property
     def net(self) -> float:
