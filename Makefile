@@ -22,8 +22,8 @@ run: install
 	$(BIN)/monitor --config $(CONFIG) run
 
 lint: install-test
-	$(BIN)/ruff check monitor tests bench
-	$(BIN)/ruff format --check monitor tests bench
+	$(BIN)/ruff check monitor tests bench setup.py
+	$(BIN)/ruff format --check monitor tests bench setup.py
 	$(BIN)/mypy
 
 test: lint

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.classify import Classification, analyse, classifier, classify, model
+from monitor.classify import Classification, analyse, classify, model
 from monitor.classify.inflect import english_verb
 from monitor.classify.lexicon import load
 from monitor.classify.text import _split_slow, sentences, split
@@ -423,8 +423,9 @@ def test_the_fast_model_path_sums_the_same_floats_as_the_feature_dict(title: str
         assert lm.segment_scores(reading, seg.number) == lm.scores(model.features(reading, seg.number))
 
 
-def test_the_tuples_built_in_c_are_whole_named_tuples() -> None:
-    # Segment, Words, CueHit, Hit and Actor are built by tuple.__new__ on the hot path: every field is there
+def test_the_records_are_whole_value_objects() -> None:
+    # Segment, CueHit, Hit and Actor (Records) and Words keep what they had as NamedTuples: fields in order,
+    # iteration, length, construction from their values and value equality, compiled or not
     a = analyse(
         "Pakistan recalls its ambassador from Tehran after strikes",
         "Islamabad may not retaliate, officials said in Doha. Earlier, Iran struck militants.",
@@ -437,13 +438,19 @@ def test_the_tuples_built_in_c_are_whole_named_tuples() -> None:
         assert value == type(value)(*value)
 
 
-def test_the_classification_built_through_its_slots_equals_the_constructed_one() -> None:
+def test_the_classification_written_out_init_sets_every_field_and_stays_frozen() -> None:
+    # Classification's __init__ is written out (a generated one runs as Python code when compiled)
     pair_score = PairScore(pair=Pair.of("IR", "PK"), direction=ESC, score=4.0, confidence=0.9)
     values = (Pair.of("IR", "PK"), ESC, 4.0, 0.9, DEESC, ("recalls ambassador",), (pair_score,))
-    fast = classifier._classification(*values)
-    assert fast == Classification(*values)
-    assert repr(fast) == repr(Classification(*values))
-    assert tuple(getattr(fast, f.name) for f in dataclasses.fields(Classification)) == values
+    built = Classification(*values)
+    assert tuple(getattr(built, f.name) for f in dataclasses.fields(Classification)) == values
+    assert built == Classification(
+        **{f.name: v for f, v in zip(dataclasses.fields(Classification), values, strict=True)}
+    )
+    assert repr(built).startswith("Classification(pair=Pair(a='IR', b='PK'), direction=<Direction.ESCALATION")
+    assert hash(built) == hash(Classification(*values))
+    with pytest.raises(AttributeError):
+        built.score = 1.0  # type: ignore[misc]
 
 
 @given(st.floats(0.0, 2.0), st.floats(0.0, 2.0), st.floats(0.5, 5.0))

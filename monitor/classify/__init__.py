@@ -7,6 +7,11 @@
 See docs/classifier.md for how it works, its data files, and how to add a phrase or a language.
 """
 
-from monitor.classify.classifier import Analysis, Classification, analyse, classify, warm
+from monitor.classify import _native
 
-__all__ = ["Analysis", "Classification", "analyse", "classify", "warm"]
+# The mypyc-compiled hot modules when their build is whole and current, else the sources (see _native.py).
+compiled = _native.choose()
+
+from monitor.classify.classifier import Analysis, Classification, analyse, classify, warm  # noqa: E402
+
+__all__ = ["Analysis", "Classification", "analyse", "classify", "compiled", "warm"]

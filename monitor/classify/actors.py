@@ -36,12 +36,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import ahocorasick
 
-DATA_DIR = Path(__file__).resolve().parent / "data" / "actors"
+# (from the package, not this module's __file__: compiled by mypyc in a group, that names a wrong directory)
+DATA_DIR = Path(str(resources.files("monitor.classify"))) / "data" / "actors"
 
 MENTION_KINDS = ("name", "demonym", "capital", "institution", "seat", "city", "leader", "group")
 ROLE_KINDS = ("role", "institution")
@@ -94,34 +96,14 @@ class Mention:
     text: str  # the matched surface
     kind: str  # "name" | "demonym" | "capital" | "institution" | "seat" | "leader" | "group" | "role"
 
-
-class _MentionSlots:
-    """Mention's slots without its frozen __setattr__: _mention fills one with plain slot stores (specialised by
-    the interpreter) and then makes it a Mention by assigning __class__, which Python allows because the layout
-    is the same (the same slot names; it raises TypeError otherwise, so a field added to Mention cannot be
-    missed here). Five calls of the slots' __set__ cost about as much as the rest of a short find()."""
-
-    __slots__ = Mention.__slots__
-    code: str
-    start: int
-    end: int
-    text: str
-    kind: str
-
-
-_new = object.__new__
-
-
-def _mention(code: str, start: int, end: int, text: str, kind: str) -> Mention:
-    """Mention(...) without the frozen dataclass's __init__ (object.__setattr__ per field)."""
-    mention = _new(_MentionSlots)
-    mention.code = code
-    mention.start = start
-    mention.end = end
-    mention.text = text
-    mention.kind = kind
-    mention.__class__ = Mention  # type: ignore[assignment]
-    return mention  # type: ignore[return-value]
+    def __init__(self, code: str, start: int, end: int, text: str, kind: str) -> None:
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code, while this one's object.__setattr__ calls (written so, not through an alias) are C field stores
+        object.__setattr__(self, "code", code)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "kind", kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +228,7 @@ class Gazetteer:
                     role = self._role_re.match(norm, end, limit)
                     if role is not None:
                         start, end, kind = self._extend(norm, start, entry, role)
-            mentions.append(_mention(entry.code, start, end, text[start:end], kind))
+            mentions.append(Mention(entry.code, start, end, text[start:end], kind))
         return mentions
 
     def _extend(self, norm: str, start: int, entry: _Entry, role: re.Match[str]) -> tuple[int, int, str]:
@@ -305,7 +287,7 @@ class Gazetteer:
                 role = self._role_re.match(norm, end, limit)
                 if role is not None:
                     start, end, kind = self._extend(norm, start, entry, role)
-            mentions.append(_mention(entry.code, start, end, text[start:end], kind))
+            mentions.append(Mention(entry.code, start, end, text[start:end], kind))
         return mentions
 
     def _after_given_name(self, norm: str, start: int) -> bool:

@@ -7,19 +7,21 @@ import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from monitor.classify import events, lexicon, model, pairs
 from monitor.classify.events import Hit, Reading
 from monitor.classify.pairs import Actor, Attribution
 from monitor.domain import Direction, Pair, PairScore
 
-LEXICON_THRESHOLD = 0.4  # |net| below this: the lexicon alone reads "neutral"
-HEDGED_CONFIDENCE = 0.8
-QUIET_LEAD_FACTOR = 0.4  # a lead without event phrases weighs less: its words alone are a weak signal
+LEXICON_THRESHOLD: Final = 0.4  # |net| below this: the lexicon alone reads "neutral"
+HEDGED_CONFIDENCE: Final = 0.8
+QUIET_LEAD_FACTOR: Final = 0.4  # a lead without event phrases weighs less: its words alone are a weak signal
 # Directions as module constants: an Enum member read off its class goes through the metaclass (EnumType has
 # a __getattr__ in Python 3.11, ~13x the cost of reading a global).
-_ESCALATION, _DE_ESCALATION, _NEUTRAL = Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL
+_ESCALATION: Final = Direction.ESCALATION
+_DE_ESCALATION: Final = Direction.DE_ESCALATION
+_NEUTRAL: Final = Direction.NEUTRAL
 
 
 class MentionLike(Protocol):
@@ -49,6 +51,27 @@ class Classification:
     evidence: tuple[str, ...]
     pairs: tuple[PairScore, ...]  # every pair found, headline's first
 
+    def __init__(
+        self,
+        pair: Pair | None,
+        direction: Direction,
+        score: float,
+        confidence: float,
+        event_direction: Direction,
+        evidence: tuple[str, ...],
+        pairs: tuple[PairScore, ...],
+    ) -> None:
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code (~10k instructions), while this one's object.__setattr__ calls (written so, not through an
+        # alias) are C field stores
+        object.__setattr__(self, "pair", pair)
+        object.__setattr__(self, "direction", direction)
+        object.__setattr__(self, "score", score)
+        object.__setattr__(self, "confidence", confidence)
+        object.__setattr__(self, "event_direction", event_direction)
+        object.__setattr__(self, "evidence", evidence)
+        object.__setattr__(self, "pairs", pairs)
+
     def to_json(self, id: object) -> dict[str, object]:
         """Exactly one output object of `monitor classify`."""
         return {
@@ -64,48 +87,6 @@ class Classification:
                 for p in self.pairs
             ],
         }
-
-
-class _ClassificationSlots:
-    """Classification's slots without its frozen __setattr__: _classification fills one with plain slot stores
-    (specialised by the interpreter) and then makes it a Classification by assigning __class__, which Python
-    allows because the layout is the same (the same slot names; it raises TypeError otherwise, so a field added
-    to Classification cannot be missed here)."""
-
-    __slots__ = Classification.__slots__
-    pair: Pair | None
-    direction: Direction
-    score: float
-    confidence: float
-    event_direction: Direction
-    evidence: tuple[str, ...]
-    pairs: tuple[PairScore, ...]
-
-
-_new = object.__new__
-
-
-def _classification(
-    pair: Pair | None,
-    direction: Direction,
-    score: float,
-    confidence: float,
-    event_direction: Direction,
-    evidence: tuple[str, ...],
-    pair_scores: tuple[PairScore, ...],
-) -> Classification:
-    """Classification(...) without the frozen dataclass's __init__ (object.__setattr__ per field, twice the cost
-    of the rest of this) or calls of the slots' __set__, once per item."""
-    result = _new(_ClassificationSlots)
-    result.pair = pair
-    result.direction = direction
-    result.score = score
-    result.confidence = confidence
-    result.event_direction = event_direction
-    result.evidence = evidence
-    result.pairs = pair_scores
-    result.__class__ = Classification  # type: ignore[assignment]
-    return result  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +313,7 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
         if len(decisive) == 1
         else tuple(dict.fromkeys(h.surface for h in sorted(decisive, key=lambda h: -abs(h.value))))
     )
-    result = _classification(
+    result = Classification(
         primary.pair if primary else None,
         primary.direction if primary else _NEUTRAL,
         round(score, 3),

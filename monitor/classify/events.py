@@ -6,50 +6,69 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
-from typing import NamedTuple, TypeVar
+from typing import ClassVar, Final, TypeVar
 
 from monitor.classify.lexicon import Cue, CueKind, Lexicon, Phrase
+from monitor.classify.record import Record
 from monitor.classify.text import PUNCTUATION, Words, sentences, split
 from monitor.domain import Direction
 
 T = TypeVar("T")
 
 # Discourse position: the headline and lead decide, later sentences only nudge.
-HEADLINE_WEIGHT = 1.0
-POSITION_WEIGHTS = (0.8, 0.3)  # summary sentence 1 (the lead), sentence 2
-LATER_WEIGHT = 0.1
-BACKGROUND_FACTOR = 0.25
-MODALITY_FACTOR = 0.7
-NEGATION_FACTOR = -0.3  # "rules out strikes" leans slightly the other way
-NEUTRAL_DOMAIN_FACTOR = 0.05  # sport, culture, trade figures, disasters
-NEGATION_WINDOW = 3
-MODALITY_WINDOW = 8
-PAST_WINDOW = 3
-GAP = 2  # words allowed inside a two-word phrase: "lifted a night curfew" matches "lift curfew"
+HEADLINE_WEIGHT: Final = 1.0
+POSITION_WEIGHTS: Final = (0.8, 0.3)  # summary sentence 1 (the lead), sentence 2
+LATER_WEIGHT: Final = 0.1
+BACKGROUND_FACTOR: Final = 0.25
+MODALITY_FACTOR: Final = 0.7
+NEGATION_FACTOR: Final = -0.3  # "rules out strikes" leans slightly the other way
+NEUTRAL_DOMAIN_FACTOR: Final = 0.05  # sport, culture, trade figures, disasters
+NEGATION_WINDOW: Final = 3
+MODALITY_WINDOW: Final = 8
+PAST_WINDOW: Final = 3
+GAP: Final = 2  # words allowed inside a two-word phrase: "lifted a night curfew" matches "lift curfew"
 # The cue kinds that weigh an event phrase (see _context), and the context of a phrase without any of them.
-_CONTEXT_KINDS = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROUND, CueKind.PAST})
-_PLAIN = (False, False, False)
+_CONTEXT_KINDS: Final = frozenset({CueKind.NEGATION, CueKind.MODALITY, CueKind.BACKGROUND, CueKind.PAST})
+_PLAIN: Final = (False, False, False)
 # Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
-# __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event.
-_NEGATION, _MODALITY, _NEUTRAL = CueKind.NEGATION, CueKind.MODALITY, CueKind.NEUTRAL
-_BACKGROUND, _PAST, _BREAK, _CLAUSE = CueKind.BACKGROUND, CueKind.PAST, CueKind.BREAK, CueKind.CLAUSE
-_VALUE = attrgetter("value")  # a Hit's value, read in C
-_KIND = attrgetter("cue.kind")  # a CueHit's kind, read in C (over a sentence's cues with map)
-_BREAKS, _OPENINGS = (_BREAK, _CLAUSE), (_BACKGROUND, _PAST)  # clause ends; a background opening
+# __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per cue and per event. Final:
+# compiled by mypyc, a Final module constant is a C static, not a lookup in the module's dict.
+_NEGATION: Final = CueKind.NEGATION
+_MODALITY: Final = CueKind.MODALITY
+_NEUTRAL: Final = CueKind.NEUTRAL
+_BACKGROUND: Final = CueKind.BACKGROUND
+_PAST: Final = CueKind.PAST
+_BREAK: Final = CueKind.BREAK
+_CLAUSE: Final = CueKind.CLAUSE
+_VALUE: Final = attrgetter("value")  # a Hit's value, read in C
+_KIND: Final = attrgetter("cue.kind")  # a CueHit's kind, read in C (over a sentence's cues with map)
+_BREAKS: Final = (_BREAK, _CLAUSE)  # clause ends
+_OPENINGS: Final = (_BACKGROUND, _PAST)  # a background opening
 
 
-# A NamedTuple built by tuple.__new__ directly: the same object as CueHit(...) without the Python-level
-# __new__ the class generates (half the cost; several are built per item).
-_tuple = tuple.__new__
-
-
-class Segment(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
+# Segment, CueHit and Hit are Records (see record.py): plain classes, native classes when compiled by mypyc.
+# Several of each are built per item; treat them as immutable.
+class Segment(Record):
     """The headline (index 0) or one summary sentence (index 1..)."""
+
+    _fields: ClassVar[tuple[str, ...]] = (
+        "number",
+        "text",
+        "tokens",
+        "weight",
+    )  # the field order (repr, iteration)
+    __slots__ = _fields
 
     number: int
     text: str
     tokens: Words
     weight: float
+
+    def __init__(self, number: int, text: str, tokens: Words, weight: float) -> None:
+        self.number = number
+        self.text = text
+        self.tokens = tokens
+        self.weight = weight
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -60,15 +79,45 @@ class Segment(NamedTuple):  # immutable; a NamedTuple because several are built 
         return "headline" if self.number == 0 else ("lead" if self.number == 1 else f"sentence {self.number}")
 
 
-class CueHit(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
+class CueHit(Record):
+    _fields: ClassVar[tuple[str, ...]] = (
+        "cue",
+        "segment",
+        "first",
+        "last",
+    )  # the field order (repr, iteration)
+    __slots__ = _fields
+
     cue: Cue
     segment: int
     first: int  # content-token indices, inclusive
     last: int
 
+    def __init__(self, cue: Cue, segment: int, first: int, last: int) -> None:
+        self.cue = cue
+        self.segment = segment
+        self.first = first
+        self.last = last
 
-class Hit(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
+
+class Hit(Record):
     """One event phrase found in the text, with the context that weighs it."""
+
+    _fields: ClassVar[tuple[str, ...]] = (
+        "phrase",
+        "surface",
+        "segment",
+        "first",
+        "last",
+        "negated",
+        "hedged",
+        "background",
+        "neutralised",
+        "position",
+        "weight",
+        "value",
+    )  # the field order (repr, iteration)
+    __slots__ = _fields
 
     phrase: Phrase
     surface: str
@@ -84,6 +133,34 @@ class Hit(NamedTuple):  # immutable; a NamedTuple because several are built per 
     weight: float  # position x background x hedge x neutral-domain x negation factors
     value: float  # signed contribution: > 0 escalation, < 0 de-escalation
 
+    def __init__(
+        self,
+        phrase: Phrase,
+        surface: str,
+        segment: int,
+        first: int,
+        last: int,
+        negated: bool,
+        hedged: bool,
+        background: bool,
+        neutralised: bool,
+        position: float,
+        weight: float,
+        value: float,
+    ) -> None:
+        self.phrase = phrase
+        self.surface = surface
+        self.segment = segment
+        self.first = first
+        self.last = last
+        self.negated = negated
+        self.hedged = hedged
+        self.background = background
+        self.neutralised = neutralised
+        self.position = position
+        self.weight = weight
+        self.value = value
+
     @property
     def direction(self) -> Direction:
         v = self.value
@@ -96,6 +173,20 @@ class Reading:
     hits: tuple[Hit, ...]
     cues: tuple[CueHit, ...]
     neutral_domain: bool
+
+    def __init__(
+        self,
+        segments: tuple[Segment, ...],
+        hits: tuple[Hit, ...],
+        cues: tuple[CueHit, ...],
+        neutral_domain: bool,
+    ) -> None:
+        # what the dataclass would generate, written out: compiled by mypyc a generated __init__ runs as Python
+        # code, while this one's object.__setattr__ calls (written so, not through an alias) are C field stores
+        object.__setattr__(self, "segments", segments)
+        object.__setattr__(self, "hits", hits)
+        object.__setattr__(self, "cues", cues)
+        object.__setattr__(self, "neutral_domain", neutral_domain)
 
     @property
     def net(self) -> float:
@@ -128,10 +219,10 @@ def _weight(position: float, negated: bool, hedged: bool, background: bool, neut
 
 
 def segments_of(title: str, summary: str) -> list[Segment]:
-    out = [_tuple(Segment, (0, title, split(title), HEADLINE_WEIGHT))]
+    out = [Segment(0, title, split(title), HEADLINE_WEIGHT)]
     for i, sentence in enumerate(sentences(summary), start=1):
         weight = POSITION_WEIGHTS[i - 1] if i - 1 < len(POSITION_WEIGHTS) else LATER_WEIGHT
-        out.append(_tuple(Segment, (i, sentence, split(sentence), weight)))
+        out.append(Segment(i, sentence, split(sentence), weight))
     return out
 
 
@@ -167,9 +258,7 @@ def _matches(lexicon: Lexicon, seg: Segment) -> tuple[list[tuple[int, int, Phras
     if not cues:
         return events, []
     number = seg.number
-    return events, [
-        _tuple(CueHit, (c, number, f, la)) for f, la, c in (_longest(cues) if len(cues) > 1 else cues)
-    ]
+    return events, [CueHit(c, number, f, la) for f, la, c in (_longest(cues) if len(cues) > 1 else cues)]
 
 
 def _longest(found: list[tuple[int, int, T]]) -> list[tuple[int, int, T]]:
@@ -283,22 +372,19 @@ def read(lexicon: Lexicon, title: str, summary: str = "") -> Reading:
                 else position
             )
             hits.append(
-                _tuple(
-                    Hit,
-                    (
-                        phrase,
-                        seg.text[starts[first] : ends[last]],
-                        number,
-                        first,
-                        last,
-                        negated,
-                        hedged,
-                        background,
-                        neutral_domain,
-                        position,
-                        weight,
-                        phrase.signed * weight,
-                    ),
+                Hit(
+                    phrase,
+                    seg.text[starts[first] : ends[last]],
+                    number,
+                    first,
+                    last,
+                    negated,
+                    hedged,
+                    background,
+                    neutral_domain,
+                    position,
+                    weight,
+                    phrase.signed * weight,
                 )
             )
     return Reading(tuple(segs), tuple(hits), tuple(all_cues), neutral_domain)

@@ -13,7 +13,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from operator import itemgetter
 
 from monitor.classify.events import Reading
 from monitor.domain import Direction
@@ -44,16 +43,18 @@ class ModelError(ValueError):
 @dataclass(frozen=True, slots=True)
 class LinearModel:
     version: str
-    weights: Mapping[str, tuple[float, float, float]]
+    weights: dict[str, tuple[float, float, float]]  # a dict, not a Mapping: compiled, a C dict lookup
     bias: tuple[float, float, float]
     prior: float = PRIOR_WEIGHT
     # The bigram rows again, keyed by the pair of words: scoring a sentence then needs no "a b" strings.
-    bigrams: Mapping[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
+    bigrams: dict[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
     # Derived once from the weights, for segment_scores: the rows of the two real-valued features, and the
     # lexical rows of a sentence without event phrases (which are the same for every such sentence), without
     # and with the neutral-domain flag.
     _scaled: tuple[Row | None, Row | None] = field(init=False, repr=False, compare=False)
     _quiet: tuple[tuple[Row, ...], tuple[Row, ...]] = field(init=False, repr=False, compare=False)
+    # The bigram rows by first word, then second: a sentence's bigrams are looked up without a pair tuple each.
+    _follow: dict[str, dict[str, Row]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         get = self.weights.get
@@ -65,9 +66,13 @@ class LinearModel:
             self._correct(rows, lexical)
             quiet.append(tuple(rows))
         object.__setattr__(self, "_quiet", (quiet[0], quiet[1]))
+        follow: dict[str, dict[str, Row]] = {}
+        for (first, second), row in self.bigrams.items():
+            follow.setdefault(first, {})[second] = row
+        object.__setattr__(self, "_follow", follow)
 
     def scores(self, features: Mapping[str, float]) -> list[float]:
-        """Bias + lexicon prior + sum of weight x value; the sums run column-wise in C (_column_sums)."""
+        """Bias + lexicon prior + sum of weight x value, column by column (_column_sums)."""
         get = self.weights.get
         rows: list[tuple[float, float, float]] = [self.bias, _prior(features, self.prior)]
         rows.extend(filter(None, map(get, features)))  # every feature at value 1 ...
@@ -76,36 +81,72 @@ class LinearModel:
 
     def segment_scores(self, reading: Reading, segment: int) -> list[float]:
         """`scores(features(reading, segment))`, the same rows summed in the same order (so the same floats),
-        without building the n-gram strings and the feature dict: the classifier's hot path."""
+        without building the n-gram strings and the feature dict: the classifier's hot path.
+
+        Plain loops with three running sums: compiled by mypyc they are C double additions, in the order
+        `sum` adds the columns of `scores`' rows (0.0 + bias + prior + unigrams + bigrams + lexical rows)."""
         grams = reading.segments[segment].tokens.grams
-        get = self.weights.get
-        words = dict.fromkeys(grams)
-        pairs = zip(("<s>", *grams), grams, strict=False)
-        # A bigram can only repeat where a word does (its second word): in a sentence without a repeated word
-        # (most of them) the bigrams are already distinct and need no dict to deduplicate them.
-        bigrams = pairs if len(words) == len(grams) else dict.fromkeys(pairs)
+        weights = self.weights
+        quiet = True  # no event phrase in this sentence: the lexical rows are the precomputed ones
         for h in reading.hits:
             if h.segment == segment:
+                quiet = False
                 break
-        else:  # no event phrase in this sentence: the lexical rows are the precomputed ones
-            rows: list[Row] = [self.bias, _QUIET_PRIOR]
-            rows.extend(filter(None, map(get, words)))
-            rows.extend(filter(None, map(self.bigrams.get, bigrams)))
-            rows.extend(self._quiet[reading.neutral_domain])
-            return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]  # _column_sums
-        lexical = lexical_features(reading, segment)
-        rows = [self.bias, _prior(lexical, self.prior)]
-        rows.extend(filter(None, map(get, words)))
-        rows.extend(filter(None, map(self.bigrams.get, bigrams)))
-        rows.extend(filter(None, map(get, lexical)))
+        lexical: dict[str, float] = {}
+        if quiet:
+            prior = _QUIET_PRIOR
+        else:
+            lexical = lexical_features(reading, segment)
+            prior = _prior(lexical, self.prior)
+        bias = self.bias
+        c0 = 0.0 + bias[0] + prior[0]
+        c1 = 0.0 + bias[1] + prior[1]
+        c2 = 0.0 + bias[2] + prior[2]
+        words = dict.fromkeys(grams)
+        for word in words:
+            row = weights.get(word)
+            if row is not None:
+                c0 += row[0]
+                c1 += row[1]
+                c2 += row[2]
+        # A bigram can only repeat where a word does (its second word): in a sentence without a repeated word
+        # (most of them) the bigrams are already distinct and need no set to deduplicate them.
+        follow = self._follow
+        seen: set[tuple[str, str]] | None = None if len(words) == len(grams) else set()
+        previous = "<s>"
+        for word in grams:
+            after = follow.get(previous)
+            if seen is not None:
+                pair = (previous, word)
+                if pair in seen:
+                    previous = word
+                    continue
+                seen.add(pair)
+            previous = word
+            if after is not None:
+                row = after.get(word)
+                if row is not None:
+                    c0 += row[0]
+                    c1 += row[1]
+                    c2 += row[2]
+        if quiet:
+            for row in self._quiet[reading.neutral_domain]:
+                c0 += row[0]
+                c1 += row[1]
+                c2 += row[2]
+            return [c0, c1, c2]
+        for key in lexical:
+            row = weights.get(key)
+            if row is not None:
+                c0 += row[0]
+                c1 += row[1]
+                c2 += row[2]
         for w, v in zip(self._scaled, (lexical["lex:esc"], lexical["lex:dee"]), strict=True):  # as _correct
             if w is not None and v != 1.0:
-                rows.append((w[0] * (v - 1.0), w[1] * (v - 1.0), w[2] * (v - 1.0)))
-        return [
-            sum(map(_FIRST, rows)),
-            sum(map(_SECOND, rows)),
-            sum(map(_THIRD, rows)),
-        ]  # _column_sums, inline
+                c0 += w[0] * (v - 1.0)
+                c1 += w[1] * (v - 1.0)
+                c2 += w[2] * (v - 1.0)
+        return [c0, c1, c2]
 
     def _correct(self, rows: list[tuple[float, float, float]], features: Mapping[str, float]) -> None:
         """The few real-valued features: their rows were added at value 1, add weight x (value - 1)."""
@@ -123,13 +164,15 @@ class LinearModel:
         return softmax(self.scores(features))
 
 
-_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
-
-
 def _column_sums(rows: list[Row]) -> list[float]:
-    """Each class's column summed top to bottom (the same additions in the same order as sum over zip(*rows),
-    without transposing the rows into new tuples)."""
-    return [sum(map(_FIRST, rows)), sum(map(_SECOND, rows)), sum(map(_THIRD, rows))]
+    """Each class's column summed top to bottom, from 0.0, one addition after another: the same additions as
+    segment_scores makes (and as `sum` makes in Python 3.11; from 3.12 `sum` compensates, so neither uses it)."""
+    c0 = c1 = c2 = 0.0
+    for row in rows:
+        c0 += row[0]
+        c1 += row[1]
+        c2 += row[2]
+    return [c0, c1, c2]
 
 
 def _prior(features: Mapping[str, float], weight: float) -> tuple[float, float, float]:

@@ -11,40 +11,51 @@ import bisect
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, Final
 
 from monitor.classify.events import CueHit, Hit, Segment
 from monitor.classify.lexicon import CueKind
+from monitor.classify.record import Record
 from monitor.domain import Pair
 
-VENUE_KINDS = frozenset({"capital", "seat", "city", "place", "venue"})
-BETWEEN_WINDOW = 8
-SUBORDINATORS = frozenset({"if", "who", "which"})  # cues that open a subordinate clause
-SUBORDINATE_REACH = 5  # content tokens from the subordinator to a country after "in"
-RUBRIC_MAX = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
-RUBRIC_MIN_REST = 3
-MEDIATOR_WINDOW = 3
-REPORTER_WINDOW = 4  # content tokens from the comma to the reporter, and from it to "said"
-TRAILING_WORDS = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
-PEOPLE_REACH = 3  # tokens from a plural demonym to the place after its "of" ("Albanians of southern Serbia")
-TOGETHER_REACH = 3  # tokens from "X-Y" or "X and Y" to its event ("Congo and Rwanda leaders for peace talks")
-BETWEEN_REACH = 3  # content tokens after an event phrase within which "between X and Y" is its pair
+VENUE_KINDS: Final = frozenset({"capital", "seat", "city", "place", "venue"})
+BETWEEN_WINDOW: Final = 8
+SUBORDINATORS: Final = frozenset({"if", "who", "which"})  # cues that open a subordinate clause
+SUBORDINATE_REACH: Final = 5  # content tokens from the subordinator to a country after "in"
+RUBRIC_MAX: Final = 6  # a headline's first colon within this many words ends a rubric ("Live Updates:")
+RUBRIC_MIN_REST: Final = 3
+MEDIATOR_WINDOW: Final = 3
+REPORTER_WINDOW: Final = 4  # content tokens from the comma to the reporter, and from it to "said"
+TRAILING_WORDS: Final = 3  # words after "said" before the attribution's clause ends ("said on Monday .")
+PEOPLE_REACH: Final = 3  # tokens from a plural demonym to the place after its "of" ("the Albanians of ...")
+TOGETHER_REACH: Final = 3  # tokens from "X-Y" or "X and Y" to its event ("X and Y leaders for talks")
+BETWEEN_REACH: Final = 3  # content tokens after an event phrase within which "between X and Y" is its pair
 # Cue kinds as module constants: an Enum member read off its class goes through the metaclass (EnumType has a
 # __getattr__ in Python 3.11, ~13x the cost of reading a global); these are read per actor and cue.
-_NONSTATE, _MEDIATOR, _MEDIATING, _VENUE = (
-    CueKind.NONSTATE,
-    CueKind.MEDIATOR,
-    CueKind.MEDIATING,
-    CueKind.VENUE,
-)
-_REPORT, _BETWEEN, _CLAUSE, _GROUP = CueKind.REPORT, CueKind.BETWEEN, CueKind.CLAUSE, CueKind.GROUP
+_NONSTATE: Final = CueKind.NONSTATE
+_MEDIATOR: Final = CueKind.MEDIATOR
+_MEDIATING: Final = CueKind.MEDIATING
+_VENUE: Final = CueKind.VENUE
+_REPORT: Final = CueKind.REPORT
+_BETWEEN: Final = CueKind.BETWEEN
+_CLAUSE: Final = CueKind.CLAUSE
+_GROUP: Final = CueKind.GROUP
 
 
-_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__ (half the cost)
-
-
-class Actor(NamedTuple):  # immutable; a NamedTuple because several are built per item (3x cheaper)
+class Actor(Record):  # a Record (see record.py): a native class when compiled; treat it as immutable
     """A country mention placed on the content-token axis of its segment."""
+
+    _fields: ClassVar[tuple[str, ...]] = (
+        "code",
+        "text",
+        "kind",
+        "segment",
+        "first",
+        "last",
+        "compound",
+        "people",
+    )  # the field order (repr, iteration)
+    __slots__ = _fields
 
     code: str
     text: str
@@ -54,6 +65,26 @@ class Actor(NamedTuple):  # immutable; a NamedTuple because several are built pe
     last: int  # ... and of its last token
     compound: bool  # inside a hyphenated compound such as "anti-Syria" or "Russian-made"
     people: bool  # a plural demonym before "of": a people named by where they live, if a place follows
+
+    def __init__(
+        self,
+        code: str,
+        text: str,
+        kind: str,
+        segment: int,
+        first: int,
+        last: int,
+        compound: bool,
+        people: bool = False,
+    ) -> None:
+        self.code = code
+        self.text = text
+        self.kind = kind
+        self.segment = segment
+        self.first = first
+        self.last = last
+        self.compound = compound
+        self.people = people
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +113,7 @@ def place(
             compound = token.startswith(prefixes) or token.endswith(suffixes)
         elif kind == "demonym" and text[-1] == "s" and last + 1 < len(tokens):
             people = tokens[last + 1] == "of"
-    fields = (code, text, kind, segment.number, index, last, compound, people)
-    return _tuple(Actor, fields)  # Actor(...), in C
+    return Actor(code, text, kind, segment.number, index, last, compound, people)
 
 
 @functools.lru_cache(maxsize=8)

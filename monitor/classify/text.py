@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import accumulate, compress, filterfalse, repeat
+from itertools import compress, filterfalse, repeat
+from typing import ClassVar, Final
 
 # Possessive quantifiers: the same tokens as r"\w+(?:[-'’.]\w+)*|[,;:()]" (nothing after a word could make the
 # engine give characters back), without the backtracking bookkeeping: the split runs ~12 % faster.
-_TOKEN = re.compile(r"\w++(?:[-'’.]\w++)*+|[,;:()]", re.UNICODE)
-_SPLIT = re.compile("(" + _TOKEN.pattern + ")", re.UNICODE)  # keeps the tokens between the gaps
+_TOKEN: Final = re.compile(r"\w++(?:[-'’.]\w++)*+|[,;:()]", re.UNICODE)
+_SPLIT: Final = re.compile("(" + _TOKEN.pattern + ")", re.UNICODE)  # keeps the tokens between the gaps
 # The same split for ASCII text, where \w means the same: the engine then tests a word character by a table
 # lookup instead of a call into the Unicode database (~13% faster; ~90% of headline sentences are ASCII).
-_SPLIT_ASCII = re.compile(_SPLIT.pattern, re.ASCII)
+_SPLIT_ASCII: Final = re.compile(_SPLIT.pattern, re.ASCII)
 # A sentence ends at [.!?] (the match's first character) before spaces and a capital or digit. The mark is
 # matched rather than looked behind for, so the engine can skip to the next candidate mark (~30% faster).
-_SENTENCE_END = re.compile(r"[.!?][\"”’']?\s+(?=[\"“‘'(]?[A-Z0-9])")
-_ABBREVIATION = re.compile(
+_SENTENCE_END: Final = re.compile(r"[.!?][\"”’']?\s+(?=[\"“‘'(]?[A-Z0-9])")
+_ABBREVIATION: Final = re.compile(
     r"\b(?:[A-Z]\.|Mr|Mrs|Ms|Dr|Gen|Lt|Col|Sen|Rep|St|No|Jan|Feb|Aug|Sept?|Oct|Nov|Dec)\.$"
 )
 # A match ends the text, so it starts within its last few characters (5 at most: "Sept."); the search starts
 # there instead of trying every position. (With a start position, \b still sees the character before it.)
-_ABBREVIATION_REACH = 12
+_ABBREVIATION_REACH: Final = 12
 
 # Words skipped before matching, so "recalls its ambassador" matches the phrase "recall ambassador".
-FILLERS = frozenset(
+FILLERS: Final = frozenset(
     [
         "a",
         "an",
@@ -52,8 +53,7 @@ FILLERS = frozenset(
         "jointly",
     ]
 )
-PUNCTUATION = frozenset(",;:()")
-_KEEP = dict.fromkeys(FILLERS, False)  # _KEEP.get(word, True): the filler mask computed in C by map()
+PUNCTUATION: Final = frozenset(",;:()")
 
 
 class Words:
@@ -65,7 +65,7 @@ class Words:
     NamedTuple it was (the same repr, equality and field order: `Words(words, starts, ends, grams)`)."""
 
     __slots__ = ("_ends", "_pieces", "_starts", "_tokens", "grams", "words")
-    _fields = ("words", "starts", "ends", "grams")
+    _fields: ClassVar[tuple[str, ...]] = ("words", "starts", "ends", "grams")
 
     words: tuple[str, ...]
     grams: tuple[str, ...]
@@ -75,8 +75,13 @@ class Words:
     _tokens: list[str]  # the normalised tokens, fillers included (the mask of the offsets)
 
     def __init__(
-        self, words: tuple[str, ...], starts: tuple[int, ...], ends: tuple[int, ...], grams: tuple[str, ...]
+        self,
+        words: tuple[str, ...],
+        starts: tuple[int, ...] | None,
+        ends: tuple[int, ...],
+        grams: tuple[str, ...],
     ) -> None:
+        """The NamedTuple's constructor; `split` passes starts None and sets `_pieces` and `_tokens`."""
         self.words, self._starts, self._ends, self.grams = words, starts, ends, grams
 
     @property
@@ -92,15 +97,21 @@ class Words:
         starts = self._starts
         if starts is not None:
             return starts, self._ends
-        # pieces alternate gap, token, gap, ..., gap: bounds[0::2] are the tokens' starts, bounds[1::2] their ends;
-        # running sums of the piece lengths, all in C
-        bounds = list(accumulate(map(len, self._pieces)))
+        # pieces alternate gap, token, gap, ..., gap: a running sum of their lengths (a plain loop: compiled by
+        # mypyc it is C integer arithmetic; see docs/classifier.md, "Keeping it fast")
+        pieces = self._pieces
         tokens = self._tokens
-        if len(self.words) == len(tokens):  # no filler: every token is kept, no mask
-            starts, ends = tuple(bounds[0:-1:2]), tuple(bounds[1::2])
-        else:
-            keep = list(map(_KEEP.get, tokens, repeat(True)))
-            starts, ends = tuple(compress(bounds[0::2], keep)), tuple(compress(bounds[1::2], keep))
+        every = len(self.words) == len(tokens)  # no filler: every token is kept
+        first: list[int] = []
+        after: list[int] = []
+        position = len(pieces[0])
+        for i in range(len(tokens)):
+            end = position + len(pieces[2 * i + 1])
+            if every or tokens[i] not in FILLERS:
+                first.append(position)
+                after.append(end)
+            position = end + len(pieces[2 * i + 2])
+        starts, ends = tuple(first), tuple(after)
         self._ends = ends
         self._starts = starts
         return starts, ends
@@ -124,9 +135,6 @@ class Words:
 
     def __len__(self) -> int:
         return 4
-
-
-_new = object.__new__
 
 
 def _normal(word: str) -> str:
@@ -163,12 +171,8 @@ def split(text: str) -> Words:
         grams = words if len(words) == len(tokens) else tuple(tokens)
     else:
         grams = tuple(filterfalse(PUNCTUATION.__contains__, tokens))
-    # Words(...) without calling __init__, the offsets left for the first use (see Words); a slot assigned
-    # here is a specialised store, cheaper than a call
-    result: Words = _new(Words)
-    result.words = words
-    result.grams = grams
-    result._starts = None
+    # the offsets left for the first use (see Words)
+    result = Words(words, None, (), grams)
     result._pieces = pieces
     result._tokens = tokens
     return result
