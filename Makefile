@@ -10,12 +10,22 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-.PHONY: install install-test run test lint migration
-install: $(BIN)/python
-	$(BIN)/pip install -q -e .
+# The install compiles the classifier with mypyc (setup.py), ~30 s: it reruns only when the project's
+# metadata or a compiled module's source changed since the last one (stamp files in the venv).
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard monitor/classify/*.py)
 
-install-test: $(BIN)/python
+$(VENV)/.installed: $(BIN)/python $(BUILD_INPUTS)
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(BIN)/python $(BUILD_INPUTS)
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+.PHONY: install install-test run test lint migration
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/monitor --config $(CONFIG) db upgrade
