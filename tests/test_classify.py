@@ -392,6 +392,15 @@ def test_two_states_named_together_before_an_event_are_its_pair(
     assert (result.pair, result.direction) == (pair, direction)
 
 
+def test_a_show_of_force_the_model_reads_as_cooperation_is_escalation() -> None:
+    # dev's war games are mostly joint exercises (cooperation); one side's war games near another are not
+    alone = classify("China launches war games around Taiwan")
+    joint = classify("Russia holds war games with China and Iran")
+
+    assert (alone.pair, alone.direction) == (Pair("CN", "TW"), ESC)
+    assert joint.direction is DEESC
+
+
 def test_the_short_forms_of_the_koreas() -> None:
     assert classify("N Korea fires missile toward Japan").pair == Pair("JP", "KP")
     assert classify("S. Korea and N. Korea hold talks").pair == Pair("KP", "KR")

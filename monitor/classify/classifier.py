@@ -137,6 +137,31 @@ def _negated_only(reading: Reading, direction: Direction) -> bool:
     return bool(early) and all(h.negated for h in early)
 
 
+def _show_of_force(reading: Reading, direction: Direction) -> bool:
+    """True when the model reads de-escalation, no phrase of the headline and lead is cooperative, and the
+    lexicon's reading is escalation through a show of force of one side (CAMEO root 15: war games, drills,
+    mobilisation; not joint ones)."""
+    if direction is not _DE_ESCALATION or reading.net <= LEXICON_THRESHOLD:
+        return False
+    force = False
+    for h in reading.hits:
+        if h.segment > 1:
+            continue
+        if h.phrase.signed < 0:
+            return False
+        if h.phrase.cameo[:2] == "15" and not (h.negated or h.background) and not _joint(reading, h):
+            force = True
+    return force
+
+
+def _joint(reading: Reading, hit: Hit) -> bool:
+    """War games of several states: "Belarus-Russia war games", "war games with China, Iran and Russia"."""
+    words = reading.segments[hit.segment].tokens.words
+    return (hit.first > 0 and "-" in words[hit.first - 1]) or (
+        hit.last + 1 < len(words) and words[hit.last + 1] == "with"
+    )
+
+
 def read_model(
     lm: model.LinearModel, reading: Reading
 ) -> tuple[Direction, float, tuple[float, float, float]]:
@@ -170,9 +195,11 @@ def read_model(
     p = [e0 / exps, e1 / exps, e2 / exps]
     confidence = max(p)
     direction = model.CLASSES[p.index(confidence)]
-    if reading.hits and _negated_only(reading, direction):
+    if reading.hits and (_negated_only(reading, direction) or _show_of_force(reading, direction)):
         # The model reads "rules out military action" as military action: when the only phrases pointing its
-        # way are negated ones, the lexicon's reading (negation applied) decides.
+        # way are negated ones, the lexicon's reading (negation applied) decides. So it does for a show of force
+        # that the model reads as cooperation with no phrase of cooperation ("China launches war games around
+        # Taiwan": dev's war games are mostly joint exercises, which the lexicon codes apart, as 062).
         direction = _direction_of(reading.net)
     return direction, confidence, (p[0], p[1], p[2])
 
