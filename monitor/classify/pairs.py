@@ -286,8 +286,8 @@ def for_hit(
     hit: Hit,
     actors: Sequence[Actor],
     cues: Sequence[CueHit],
-    hits: Sequence[Hit] = (),
-    words: Sequence[str] = (),
+    hits: Sequence[Hit],
+    words: Sequence[str],
 ) -> Attribution | None:
     """The pair of one event: "between X and Y" or "X-Y <event>", else the source before the phrase and the
     target after it (or the nearest other before). `hits` are the item's events and `words` the content tokens
