@@ -18,8 +18,9 @@ $(VENV)/.installed: $(BIN)/python $(BUILD_INPUTS)
 	$(BIN)/pip install -q -e .
 	touch $@
 
+# The tests install the optional transformer stage too (torch, ~1 GB), to test it.
 $(VENV)/.installed-test: $(BIN)/python $(BUILD_INPUTS)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,transformer]'
 	touch $@ $(VENV)/.installed
 
 .PHONY: install install-test run test lint migration

@@ -1,11 +1,15 @@
 """Classifier benchmark: throughput, start-up and memory, with the two baselines beside it.
 
-    .venv/bin/python bench/classify.py [--items 20000] [--stages]
+    .venv/bin/python bench/classify.py [--items 20000] [--stages] [--transformer]
 
 Items are real headlines with their summaries cut to two sentences, from ../shared/corpus (beside the repo);
 without it, a synthetic mix. Start-up and memory are measured in a fresh interpreter: the time and the traced
 allocations of loading every data file (lexicon, model, gazetteer). Throughput is one thread on one core.
 If ../shared/eval/dev.jsonl exists, quality on it is printed for ours and the baselines too.
+
+--transformer also measures the optional transformer stage (the 'transformer' extra): its start-up and the
+process's resident memory after loading it (fresh interpreter), the classifier's rate with the stage on a
+sample of the items, the share of them it read again, and the encoder's own rate reading items in batches.
 """
 
 from __future__ import annotations
@@ -39,6 +43,17 @@ warm()
 elapsed = time.perf_counter() - t
 cpu = time.process_time() - c
 print(elapsed, cpu, tracemalloc.get_traced_memory()[0] if trace else 0)
+"""
+
+
+STAGE_STARTUP = """
+import resource, time
+t = time.perf_counter()
+from monitor.classify import transformer, warm
+warm()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+transformer.Stage.load()
+print(time.perf_counter() - t, before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -128,12 +143,50 @@ def stages(items: list[tuple[str, str]]) -> list[tuple[str, float]]:
     return out
 
 
+def transformer_stage(items: list[tuple[str, str]]) -> None:
+    from monitor.classify import transformer
+
+    out = subprocess.run([sys.executable, "-c", STAGE_STARTUP], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise SystemExit(f"transformer start-up run failed: {out.stderr.strip().splitlines()[-1]}")
+    elapsed, before, after = out.stdout.split()
+    print(
+        f"transformer stage: start-up {float(elapsed):.1f} s (import torch, load the encoder, merge the adapter); "
+        f"resident memory {int(before) / 1024:.0f} MB -> {int(after) / 1024:.0f} MB"
+    )
+    stage = transformer.Stage.load()
+    calls = 0
+
+    class Counting:
+        weight, gate = stage.weight, stage.gate
+
+        def probabilities(self, title: str, summary: str) -> tuple[float, float, float]:
+            nonlocal calls
+            calls += 1
+            return stage.probabilities(title, summary)
+
+    counting = Counting()
+    cpu_rate, wall_rate = rate(lambda t, s: classify(t, s, counting), items)
+    print(
+        f"  {'classifier + transformer':<26}{cpu_rate:>12,.0f}{wall_rate:>14,.0f}   "
+        f"({len(items)} items; {calls / len(items):.0%} read again, gate {stage.gate})"
+    )
+    wall = time.perf_counter()
+    for i in range(0, len(items), 64):
+        stage.many(items[i : i + 64])
+    print(
+        f"  {'encoder alone, batches of 64':<26}{'':>12}{len(items) / (time.perf_counter() - wall):>14,.0f}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20000)
     parser.add_argument(
         "--stages", action="store_true", help="also time each stage of classify (CPU us per item)"
     )
+    parser.add_argument("--transformer", action="store_true", help="also measure the transformer stage")
+    parser.add_argument("--transformer-items", type=int, default=2000, help="its sample (default 2000)")
     args = parser.parse_args()
 
     def fresh(mode: str) -> tuple[float, float, int]:
@@ -172,6 +225,8 @@ def main() -> int:
         print("  where the time goes (CPU us per item; the stages overlap: matching includes tokenising):")
         for name, micros in stages(items):
             print(f"    {name:<32}{micros:>8.1f}")
+    if args.transformer:
+        transformer_stage(items[: args.transformer_items])
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     dev = SHARED / "eval" / "dev.jsonl"
@@ -179,7 +234,7 @@ def main() -> int:
         from monitor.classify import evaluate as ev
 
         labeled = ev.read_items(dev)
-        systems: dict[str, ev.Predictor] = {"classifier": ev.ours, "keywords baseline": baselines.keywords}
+        systems: dict[str, ev.Predictor] = {"classifier": ev.ours(), "keywords baseline": baselines.keywords}
         if baselines.tone_available():
             systems["tone baseline (VADER)"] = baselines.tone
         print(

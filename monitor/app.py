@@ -5,11 +5,15 @@ No behaviour lives here; the work is in plain functions (monitor.pipeline) that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from monitor.classify import Classification, classify
 from monitor.clock import Clock, utcnow
 from monitor.config import Config
 from monitor.db.session import Database
+
+Classifier = Callable[[str, str], Classification]
 
 
 @dataclass(frozen=True)
@@ -17,9 +21,12 @@ class App:
     config: Config
     db: Database
     clock: Clock
+    classifier: Classifier = classify
 
     @classmethod
-    def open(cls, config: Config, clock: Clock = utcnow, *, upgrade: bool = True) -> App:
+    def open(
+        cls, config: Config, clock: Clock = utcnow, *, upgrade: bool = True, classifier: Classifier = classify
+    ) -> App:
         """Open the configured database and bring its schema to the latest migration."""
         db = Database.open(config.database)
         if upgrade:
@@ -28,7 +35,7 @@ class App:
             except BaseException:
                 db.dispose()
                 raise
-        return cls(config=config, db=db, clock=clock)
+        return cls(config=config, db=db, clock=clock, classifier=classifier)
 
     def close(self) -> None:
         self.db.dispose()

@@ -20,6 +20,7 @@ fetched, so two daemons, or the daemon and `monitor poll-once`, never poll one f
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.app import App
+from monitor.app import App, Classifier
 from monitor.classify import classify
 from monitor.config import Config, ConfigError, FeedConfig, PollConfig
 from monitor.db.models import Feed
@@ -455,6 +456,22 @@ def available_notifiers(config: Config) -> tuple[dict[str, Notifier], list[str]]
     return ready, problems
 
 
+def classifier_for(config: Config) -> Classifier:
+    """`classify`, with the transformer stage when the config asks for it (loaded now, so that a missing
+    extra is a start-up error, not a failing cycle); ConfigError naming the config line if it cannot load."""
+    if not config.classifier.transformer:
+        return classify
+    from monitor.classify import transformer
+
+    try:
+        stage = transformer.Stage.load()
+    except transformer.Unavailable as exc:
+        raise ConfigError(
+            [f"{config.where('classifier', 'transformer')}: classifier.transformer: {exc}"]
+        ) from None
+    return functools.partial(classify, second=stage)
+
+
 def prune_stage(app: App, now: datetime) -> int:
     """Delete the story lookup keys past their retention (monitor.ingest.KEY_RETENTION); how many."""
     with app.db.session() as session:
@@ -470,7 +487,7 @@ def track_stage(app: App, now: datetime, story_ids: Collection[int] | None = Non
         return track(
             session,
             settings_from_config(app.config),
-            classify,
+            app.classifier,
             app.config.notifiers_for,
             now,
             story_ids=story_ids,

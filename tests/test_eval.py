@@ -70,7 +70,7 @@ def test_eval_command_prints_both_tasks_and_baselines(tmp_path: Path) -> None:
 @pytest.mark.skipif(not DEV.exists(), reason="../shared/eval/dev.jsonl is not beside the repository")
 def test_dev_event_macro_f1_stays_above_the_floor() -> None:
     items = ev.read_items(DEV)
-    scores, _ = ev.score(items, ev.ours)
+    scores, _ = ev.score(items, ev.ours())
     assert scores.event.macro_f1 >= 0.85
     assert scores.pair.macro_f1 >= 0.85
 

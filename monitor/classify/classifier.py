@@ -41,6 +41,18 @@ class ActorFinder(Protocol):
     def find(self, text: str) -> Sequence[MentionLike]: ...
 
 
+class SecondReader(Protocol):
+    """Another reader of the event direction, for the items the linear model is unsure of (the optional
+    transformer stage, monitor.classify.transformer.Stage)."""
+
+    @property
+    def weight(self) -> float: ...  # of its log-probabilities in the mix (model.mix)
+    @property
+    def gate(self) -> float: ...  # items read with a confidence below this go to it
+
+    def probabilities(self, title: str, summary: str) -> tuple[float, float, float]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     pair: Pair | None
@@ -97,6 +109,7 @@ class Analysis:
     actors: tuple[Actor, ...]
     parties: tuple[Actor, ...]
     probabilities: tuple[float, float, float] | None  # escalation, de-escalation, neutral
+    second: tuple[float, float, float] | None  # the second reader's, when it read the item
     lexicon_direction: Direction
     deciding: Hit | None
     attributions: tuple[tuple[Attribution, Hit | None], ...]
@@ -163,11 +176,16 @@ def _joint(reading: Reading, hit: Hit) -> bool:
 
 
 def read_model(
-    lm: model.LinearModel, reading: Reading
+    lm: model.LinearModel,
+    reading: Reading,
+    second: tuple[float, float, float] | None = None,
+    second_weight: float = 0.0,
 ) -> tuple[Direction, float, tuple[float, float, float]]:
     """The model's event direction, its confidence and the three probabilities (escalation, de-escalation,
     neutral): headline and lead scored apart and averaged by position weight (a lead without event phrases
-    weighs less). scripts/train_classifier.py judges its models through this function too."""
+    weighs less). With `second`, another reader's probabilities (the transformer stage's), the two are mixed
+    with that reader's weight `second_weight` (model.mix) before the direction is chosen. scripts/train_classifier.py and
+    scripts/train_transformer.py judge their models through this function too."""
     c0 = c1 = c2 = total = 0.0
     for seg in reading.segments[:2]:
         if not seg.tokens.words:
@@ -193,6 +211,8 @@ def read_model(
     e0, e1, e2 = math.exp(x0 - top), math.exp(x1 - top), math.exp(x2 - top)
     exps = e0 + e1 + e2
     p = [e0 / exps, e1 / exps, e2 / exps]
+    if second is not None:
+        p = list(model.mix((p[0], p[1], p[2]), second, second_weight))
     confidence = max(p)
     direction = model.CLASSES[p.index(confidence)]
     if reading.hits and (_negated_only(reading, direction) or _show_of_force(reading, direction)):
@@ -204,17 +224,25 @@ def read_model(
     return direction, confidence, (p[0], p[1], p[2])
 
 
-def analyse(title: str, summary: str = "", lang: str = "en", *, all_actors: bool = True) -> Analysis:
+def analyse(
+    title: str,
+    summary: str = "",
+    lang: str = "en",
+    *,
+    all_actors: bool = True,
+    second: SecondReader | None = None,
+) -> Analysis:
     """Everything the classifier saw. With all_actors False (classify), the gazetteer is not run for an item
     that can have no pair (a neutral reading outside the neutral domains), and `actors` is then empty."""
-    reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result = _analyse(
-        title, summary, lang, all_actors
+    reading, actors, found, probabilities, read2, lexicon_direction, deciding, attributions, result = (
+        _analyse(title, summary, lang, all_actors, second)
     )
     return Analysis(
         reading=reading,
         actors=tuple(actors),
         parties=tuple(found),
         probabilities=probabilities,
+        second=read2,
         lexicon_direction=lexicon_direction,
         deciding=deciding,
         attributions=tuple(attributions),
@@ -227,6 +255,7 @@ _Parts = tuple[
     list[Actor],
     list[Actor],
     tuple[float, float, float] | None,
+    tuple[float, float, float] | None,
     Direction,
     Hit | None,
     list[tuple[Attribution, Hit | None]],
@@ -234,7 +263,7 @@ _Parts = tuple[
 ]
 
 
-def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
+def _analyse(title: str, summary: str, lang: str, all_actors: bool, second: SecondReader | None) -> _Parts:
     """The fields of an Analysis as a plain tuple: classify needs only the last one, the result, and saves
     building the Analysis around it."""
     lx = lexicon.load(lang)
@@ -243,8 +272,12 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
     lexicon_direction = _direction_of(reading.net)
     lm = model.load(lang)
     probabilities: tuple[float, float, float] | None = None
+    read2: tuple[float, float, float] | None = None
     if lm is not None:
         event_direction, confidence, probabilities = read_model(lm, reading)
+        if second is not None and confidence < second.gate:
+            read2 = second.probabilities(title, summary)
+            event_direction, confidence, probabilities = read_model(lm, reading, read2, second.weight)
     else:
         event_direction = lexicon_direction
         confidence = min(1.0, 0.5 + abs(reading.net) / 20.0) if lexicon_direction is not _NEUTRAL else 0.5
@@ -349,9 +382,10 @@ def _analyse(title: str, summary: str, lang: str, all_actors: bool) -> _Parts:
         evidence,
         tuple(pair_scores),
     )
-    return reading, actors, found, probabilities, lexicon_direction, deciding, attributions, result
+    return reading, actors, found, probabilities, read2, lexicon_direction, deciding, attributions, result
 
 
-def classify(title: str, summary: str = "") -> Classification:
-    """Classify one news item. Loads its data once per process; safe to call from several threads."""
-    return _analyse(title, summary, "en", False)[-1]
+def classify(title: str, summary: str = "", second: SecondReader | None = None) -> Classification:
+    """Classify one news item. Loads its data once per process; safe to call from several threads.
+    `second`: the optional transformer stage (monitor.classify.transformer.Stage.load())."""
+    return _analyse(title, summary, "en", False, second)[-1]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitor.classify.classifier import Analysis, analyse
+from monitor.classify.classifier import Analysis, SecondReader, analyse
 from monitor.domain import Direction, Pair
 
 LABELS = tuple(d.value for d in (Direction.ESCALATION, Direction.DE_ESCALATION, Direction.NEUTRAL))
@@ -127,16 +127,23 @@ def score(
     return Scores(event, pair, pair_accuracy), predictions
 
 
-def ours(title: str, summary: str) -> tuple[Pair | None, Direction, Direction]:
-    c = analyse(title, summary).result
-    return c.pair, c.direction, c.event_direction
+def ours(second: SecondReader | None = None) -> Predictor:
+    """The classifier as a predictor, with the optional second reader (the transformer stage)."""
+
+    def predict(title: str, summary: str) -> tuple[Pair | None, Direction, Direction]:
+        c = analyse(title, summary, second=second).result
+        return c.pair, c.direction, c.event_direction
+
+    return predict
 
 
-def worst_errors(items: Sequence[Item], limit: int = WORST) -> list[tuple[Item, Analysis]]:
+def worst_errors(
+    items: Sequence[Item], limit: int = WORST, second: SecondReader | None = None
+) -> list[tuple[Item, Analysis]]:
     """Event-task and pair-task errors, the most confidently wrong first."""
     wrong: list[tuple[float, Item, Analysis]] = []
     for item in items:
-        a = analyse(item.title, item.summary)
+        a = analyse(item.title, item.summary, second=second)
         c = a.result
         bad_event = item.event_direction is not None and c.event_direction is not item.event_direction
         bad_pair = item.has_pair and (c.pair != item.pair or c.direction is not item.direction)

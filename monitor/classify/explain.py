@@ -63,7 +63,11 @@ def render(a: Analysis) -> str:
     lines.append(f"Lexicon: net {a.reading.net:+.2f} -> {a.lexicon_direction.value}")
     if a.probabilities is not None:
         probs = ", ".join(f"{d.value} {p:.2f}" for d, p in zip(CLASSES, a.probabilities, strict=True))
-        lines.append(f"Model (n-grams + lexicon features): {probs}")
+        mixed = " (mixed with the transformer's)" if a.second is not None else ""
+        lines.append(f"Model (n-grams + lexicon features){mixed}: {probs}")
+    if a.second is not None:
+        probs = ", ".join(f"{d.value} {p:.2f}" for d, p in zip(CLASSES, a.second, strict=True))
+        lines.append(f"Transformer stage (the model was unsure): {probs}")
     lines.append(f"Event direction: {c.event_direction.value} (confidence {c.confidence:.2f})")
     if a.deciding is not None:
         lines.append(f'Deciding event: "{a.deciding.surface}"')

@@ -196,6 +196,18 @@ def softmax(scores: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+def mix(
+    p: tuple[float, float, float], q: tuple[float, float, float], weight: float
+) -> tuple[float, float, float]:
+    """Two readings' probabilities mixed geometrically: softmax((1 - weight) log p + weight log q)."""
+    a = [
+        (1.0 - weight) * math.log(max(x, 1e-9)) + weight * math.log(max(y, 1e-9))
+        for x, y in zip(p, q, strict=True)
+    ]
+    m = softmax(a)
+    return (m[0], m[1], m[2])
+
+
 def features(reading: Reading, segment: int = 0) -> dict[str, float]:
     """Word uni- and bigrams of one segment (headline or a summary sentence) plus the lexicon's reading of it.
 

@@ -11,6 +11,7 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.app import App
+from monitor.classify import classify
 from monitor.config import Config, ConfigError, load_config, mask_database_url, resolve_config_path
 
 
@@ -23,10 +24,19 @@ def load(args: argparse.Namespace) -> Config | None:
         return None
 
 
-def open_app(config: Config) -> App | None:
-    """The App on the configured database, schema at the latest migration; None (and a line) if not."""
+def open_app(config: Config, *, classifier: bool = False) -> App | None:
+    """The App on the configured database, schema at the latest migration; None (and a line) if not.
+    With `classifier`, the App's classifier is the configured one (the transformer stage loaded if asked)."""
+    from monitor.pipeline import classifier_for
+
     try:
-        return App.open(config)
+        reader = classifier_for(config) if classifier else classify
+    except ConfigError as err:
+        for line in err.errors:
+            print(line, file=sys.stderr)
+        return None
+    try:
+        return App.open(config, classifier=reader)
     except (SQLAlchemyError, OSError) as exc:
         print(
             f"{config.path}: database {mask_database_url(config.database)}: {_reason(exc)}", file=sys.stderr
@@ -34,9 +44,9 @@ def open_app(config: Config) -> App | None:
         return None
 
 
-def load_app(args: argparse.Namespace) -> App | None:
+def load_app(args: argparse.Namespace, *, classifier: bool = False) -> App | None:
     config = load(args)
-    return None if config is None else open_app(config)
+    return None if config is None else open_app(config, classifier=classifier)
 
 
 def _reason(exc: BaseException) -> str:

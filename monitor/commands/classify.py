@@ -13,7 +13,25 @@ from typing import IO
 from monitor.classify import analyse, baselines, warm
 from monitor.classify import classify as classify_item
 from monitor.classify import evaluate as ev
+from monitor.classify.classifier import SecondReader
 from monitor.classify.explain import render
+
+
+class _NoStage(Exception):
+    """--transformer was asked for and the stage cannot load (the message is printed already)."""
+
+
+def _second(args: argparse.Namespace, command: str) -> SecondReader | None:
+    """The transformer stage when --transformer is given; _NoStage (and one line on stderr) if it cannot load."""
+    if not getattr(args, "transformer", False):
+        return None
+    from monitor.classify import transformer
+
+    try:
+        return transformer.Stage.load()
+    except transformer.Unavailable as exc:
+        print(f"monitor {command} --transformer: {exc}", file=sys.stderr)
+        raise _NoStage from None
 
 
 @contextlib.contextmanager
@@ -28,6 +46,10 @@ def _open(name: str, mode: str) -> Iterator[IO[str]]:
 def classify(args: argparse.Namespace) -> int:
     """JSON Lines in (id, title, optional summary), one JSON object out per input line, same order."""
     failed = 0
+    try:
+        second = _second(args, "classify")
+    except _NoStage:
+        return 1
     try:
         warm()
         with _open(args.input, "r") as source, _open(args.output, "w") as sink:
@@ -47,7 +69,7 @@ def classify(args: argparse.Namespace) -> int:
                     print(f"monitor classify: {where} line {number}: {exc}", file=sys.stderr)
                     failed += 1
                     continue
-                result = classify_item(title, summary).to_json(obj.get("id"))
+                result = classify_item(title, summary, second).to_json(obj.get("id"))
                 sink.write(json.dumps(result, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"monitor classify: {exc}", file=sys.stderr)
@@ -56,7 +78,11 @@ def classify(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    print(render(analyse(args.text, args.summary or "")))
+    try:
+        second = _second(args, "explain")
+    except _NoStage:
+        return 1
+    print(render(analyse(args.text, args.summary or "", second=second)))
     return 0
 
 
@@ -81,11 +107,18 @@ def evaluate(args: argparse.Namespace) -> int:
     except (OSError, ev.LabeledDataError) as exc:
         print(f"monitor eval: {exc}", file=sys.stderr)
         return 1
-    systems: dict[str, ev.Predictor] = {"classifier": ev.ours, "keywords baseline": baselines.keywords}
+    try:
+        second = _second(args, "eval")
+    except _NoStage:
+        return 1
+    systems: dict[str, ev.Predictor] = {"classifier": ev.ours(second)}
+    if second is not None:
+        systems["classifier, no transformer"] = ev.ours()
+    systems["keywords baseline"] = baselines.keywords
     if baselines.tone_available():
         systems["tone baseline (VADER)"] = baselines.tone
     results = {name: ev.score(items, predict)[0] for name, predict in systems.items()}
-    worst = ev.worst_errors(items)
+    worst = ev.worst_errors(items, second=second)
     if args.json:
         report = {
             name: {"event": s.event.to_json(), "pair": s.pair.to_json(), "pair_accuracy": s.pair_accuracy}
@@ -112,9 +145,9 @@ def evaluate(args: argparse.Namespace) -> int:
         out.append(f"  pair accuracy (the pair, or no pair, is right): {ours.pair_accuracy:.3f}")
     out.extend(_fmt(ours.event, "Event task (event_direction)"))
     out.append("Beside the baselines:")
-    out.append(f"  {'system':<24}{'event macro-F1':>16}{'pair macro-F1':>15}{'pair accuracy':>15}")
+    out.append(f"  {'system':<28}{'event macro-F1':>16}{'pair macro-F1':>15}{'pair accuracy':>15}")
     for name, s in results.items():
-        out.append(f"  {name:<24}{s.event.macro_f1:>16.3f}{s.pair.macro_f1:>15.3f}{s.pair_accuracy:>15.3f}")
+        out.append(f"  {name:<28}{s.event.macro_f1:>16.3f}{s.pair.macro_f1:>15.3f}{s.pair_accuracy:>15.3f}")
     out.append(f"The {len(worst)} worst errors (most confidently wrong first):")
     for i, a in worst:
         c = a.result

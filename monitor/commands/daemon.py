@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(getattr(args, "verbose", False))
     previous = signal.signal(signal.SIGTERM, _stop_early)  # the daemon installs its own on start
     try:
-        app = load_app(args)
+        app = load_app(args, classifier=True)
         if app is None:
             return 1
         try:
@@ -66,7 +66,7 @@ def poll_once(args: argparse.Namespace) -> int:
     Exit 0 even when feeds failed: their lines say why, and the next pass retries them.
     """
     setup_logging(getattr(args, "verbose", False))
-    app = load_app(args)
+    app = load_app(args, classifier=True)
     if app is None:
         return 1
     try:

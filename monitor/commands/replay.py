@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import utcnow
 from monitor.commands._app import load
-from monitor.config import Config
+from monitor.config import Config, ConfigError
 from monitor.db.session import Database
 from monitor.domain import Alert
 from monitor.replay import ReplayInputError, open_scratch_db, read_items, write_alerts
@@ -65,8 +65,14 @@ def replay(args: argparse.Namespace) -> int:
     except ReplayInputError as err:
         print(err, file=sys.stderr)
         return 1
-    from monitor.classify import classify, warm
+    from monitor.classify import warm
+    from monitor.pipeline import classifier_for
 
+    try:
+        classify = classifier_for(config)
+    except ConfigError as err:
+        print(*err.errors, sep="\n", file=sys.stderr)
+        return 1
     warm()
     with ExitStack() as stack:
         workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="monitor-replay-"))

@@ -265,6 +265,10 @@ class AlertingConfig(_Model):
     )  # an alert reversing the last one's direction waits this long
 
 
+class ClassifierConfig(_Model):
+    transformer: bool = False  # read unsure items again with the transformer stage (the 'transformer' extra)
+
+
 class DeliveryConfig(_Model):
     retry_for: PositiveDuration = timedelta(hours=24)
     backoff_initial: PositiveDuration = timedelta(seconds=30)
@@ -314,6 +318,7 @@ class Config(_Model):
     notifiers: Annotated[dict[str, Notifier], BeforeValidator(_name_notifiers)] = {}
     alerting: Annotated[AlertingConfig, BeforeValidator(_none_is(dict))] = AlertingConfig()
     delivery: Annotated[DeliveryConfig, BeforeValidator(_none_is(dict))] = DeliveryConfig()
+    classifier: Annotated[ClassifierConfig, BeforeValidator(_none_is(dict))] = ClassifierConfig()
 
     _lines: dict[Loc, int] = PrivateAttr(default_factory=dict)
 
