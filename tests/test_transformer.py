@@ -282,3 +282,9 @@ def test_poll_once_with_the_stage_stores_its_reading(
     finally:
         db.dispose()
     assert rows == [("FR-NE", pytest.approx(with_stage.score))]
+
+
+def test_check_says_whether_the_stage_is_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for on, word in ((True, "on"), (False, "off")):
+        assert main(["check", "--config", str(_config(tmp_path, on))]) == 0
+        assert f"transformer stage {word}" in capsys.readouterr().out

@@ -8,8 +8,10 @@ data/model/en-minilm.safetensors: low-rank adapters for its linear layers and a 
 dev.jsonl by scripts/train_transformer.py, with the SHA-256 of the encoder weights they belong to.
 
 The linear model reads every item; the items it reads with a confidence below GATE are read again by the
-encoder, and the two readings' probabilities are mixed (classifier.read_model). The encoder costs ~5-10 ms per
-item on a CPU core, so the gate keeps the benchmark's rate; a daemon reads a few hundred items per cycle.
+encoder, and the two readings' probabilities are mixed (classifier.read_model). The encoder costs ~30 ms of CPU
+per item (bench/classify.py --transformer): enough for a daemon's few hundred new items per cycle, not for the
+benchmark's rate. Better on wire sentences like dev's, not on modern headlines: off by default
+(docs/classifier.md, "The transformer stage").
 
 Never compiled by mypyc (it imports torch); nothing here runs unless the stage is asked for.
 """

@@ -99,6 +99,8 @@ def summary(config: Config) -> str:
         f"repeat every {format_duration(a.repeat_interval)}"
     )
     lines.append(f"delivery: retried for up to {format_duration(config.delivery.retry_for)}")
+    stage = "on (needs the 'transformer' extra)" if config.classifier.transformer else "off"
+    lines.append(f"classifier: lexicon and linear model; transformer stage {stage}")
     return "\n".join(lines)
 
 
