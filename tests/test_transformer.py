@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from monitor.classify import analyse, classify, transformer
@@ -106,6 +108,17 @@ def test_a_directory_without_the_encoder_is_named(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv(transformer.ENCODER_ENV, str(tmp_path))
     with pytest.raises(transformer.Unavailable, match=rf"{tmp_path}: no model\.safetensors"):
         transformer.Stage.load()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(), st.text())
+def test_the_stage_reads_arbitrary_unicode(stage: transformer.Stage, title: str, summary: str) -> None:
+    every = dataclasses.replace(stage, gate=1.01)
+    probs = stage.probabilities(title, summary)
+    assert all(0.0 <= p <= 1.0 for p in probs) and abs(sum(probs) - 1.0) < 1e-5
+    c = classify(title, summary, every)
+    assert 0.0 <= c.confidence <= 1.0 and -10.0 <= c.score <= 10.0
+    assert (c.pair is None) <= (c.direction is Direction.NEUTRAL)
 
 
 # --------------------------------------------------------------------------- mixed with the linear model
