@@ -483,6 +483,8 @@ def test_the_inference_prior_is_the_one_the_trainer_uses(esc: float, dee: float,
         ("Peru-Bolivia trade talks collapse over lithium", Pair("BO", "PE"), "talks collapse"),
         ("Serbia reiterates rejection of Kosovo independence", Pair("RS", "XK"), "rejection"),
         ("Bolivia to skip summit with Chile over sea dispute", Pair("BO", "CL"), "skip summit"),
+        ("Armenian counteroffensive gains ground against Azerbaijan", Pair("AM", "AZ"), "counteroffensive"),
+        ("Georgia launches counter-offensive against Russian forces", Pair("GE", "RU"), "counter-offensive"),
     ],
 )
 def test_snubs_demands_missile_launches_and_collapsed_talks_are_escalation(
