@@ -27,6 +27,14 @@ def _add(
     return parser
 
 
+def _transformer_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--transformer",
+        action="store_true",
+        help="read unsure items again with the transformer stage (needs the 'transformer' extra)",
+    )
+
+
 def _at_least_one(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -78,29 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--input", default="-", help="JSON Lines file, or - for stdin (default)")
     p.add_argument("--output", default="-", help="JSON Lines file, or - for stdout (default)")
-    p.add_argument(
-        "--transformer",
-        action="store_true",
-        help="read unsure items again with the transformer stage (needs the 'transformer' extra)",
-    )
+    _transformer_flag(p)
 
     p = _add(sub, "explain", "classify:explain", "show how the classifier reads one headline", common)
     p.add_argument("text", help="the headline")
     p.add_argument("--summary", default="", help="the lead or summary")
-    p.add_argument(
-        "--transformer",
-        action="store_true",
-        help="read unsure items again with the transformer stage (needs the 'transformer' extra)",
-    )
+    _transformer_flag(p)
 
     p = _add(sub, "eval", "classify:evaluate", "measure the classifier on labeled JSON Lines", common)
     p.add_argument("--input", required=True, help="labeled JSON Lines (format of shared/eval)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument(
-        "--transformer",
-        action="store_true",
-        help="read unsure items again with the transformer stage (needs the 'transformer' extra)",
-    )
+    _transformer_flag(p)
 
     p = _add(
         sub,

@@ -190,7 +190,8 @@ def _first_states(items: list[tuple[Reading, int]]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def options() -> argparse.ArgumentParser:
+    """The script's options (scripts/train_transformer.py trains fold models with their defaults)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
     parser.add_argument(
@@ -227,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="put all items whose headline first names the same state in one fold (unseen states)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = options().parse_args(argv)
     if "test" in args.input.name:
         print("refusing to train on a test file", file=sys.stderr)
         return 2

@@ -166,16 +166,7 @@ def folds_of(golds: list[int], k: int) -> list[list[int]]:
 def cross_validate(rows: list[tuple[str, int]], encoder_dir: Path, args: argparse.Namespace) -> None:
     golds = [g for _, g in rows]
     items = train_classifier.load_items(args.input)
-    linear_args = argparse.Namespace(
-        epochs=train_classifier.EPOCHS,
-        rate=train_classifier.RATE,
-        l2=train_classifier.L2,
-        min_count=train_classifier.MIN_COUNT,
-        models=train_classifier.MODELS,
-        neutral_offset=train_classifier.NEUTRAL_OFFSET,
-        prior=model.PRIOR_WEIGHT,
-        input=args.input,
-    )
+    linear_args = train_classifier.options().parse_args(["--input", str(args.input)])
     feats = [(model.features(reading), gold) for reading, gold in items]
     tokenizer = AutoTokenizer.from_pretrained(encoder_dir, local_files_only=True)
     n = len(rows)

@@ -184,8 +184,8 @@ def read_model(
     """The model's event direction, its confidence and the three probabilities (escalation, de-escalation,
     neutral): headline and lead scored apart and averaged by position weight (a lead without event phrases
     weighs less). With `second`, another reader's probabilities (the transformer stage's), the two are mixed
-    with that reader's weight `second_weight` (model.mix) before the direction is chosen. scripts/train_classifier.py and
-    scripts/train_transformer.py judge their models through this function too."""
+    with that reader's weight `second_weight` (model.mix) before the direction is chosen.
+    scripts/train_classifier.py and scripts/train_transformer.py judge their models through this function too."""
     c0 = c1 = c2 = total = 0.0
     for seg in reading.segments[:2]:
         if not seg.tokens.words:

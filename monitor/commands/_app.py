@@ -10,7 +10,7 @@ import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.app import App
+from monitor.app import App, Classifier
 from monitor.classify import classify
 from monitor.config import Config, ConfigError, load_config, mask_database_url, resolve_config_path
 
@@ -24,19 +24,23 @@ def load(args: argparse.Namespace) -> Config | None:
         return None
 
 
-def open_app(config: Config, *, classifier: bool = False) -> App | None:
-    """The App on the configured database, schema at the latest migration; None (and a line) if not.
-    With `classifier`, the App's classifier is the configured one (the transformer stage loaded if asked)."""
+def configured_classifier(config: Config) -> Classifier | None:
+    """The classifier the config asks for (the transformer stage loaded if asked); None (and a line) if not."""
+    # imported here: the feed stack comes with it, wanted only by the commands that run the cycle
     from monitor.pipeline import classifier_for
 
     try:
-        reader = classifier_for(config) if classifier else classify
+        return classifier_for(config)
     except ConfigError as err:
         for line in err.errors:
             print(line, file=sys.stderr)
         return None
+
+
+def open_app(config: Config, classifier: Classifier = classify) -> App | None:
+    """The App on the configured database, schema at the latest migration; None (and a line) if not."""
     try:
-        return App.open(config, classifier=reader)
+        return App.open(config, classifier=classifier)
     except (SQLAlchemyError, OSError) as exc:
         print(
             f"{config.path}: database {mask_database_url(config.database)}: {_reason(exc)}", file=sys.stderr
@@ -45,8 +49,12 @@ def open_app(config: Config, *, classifier: bool = False) -> App | None:
 
 
 def load_app(args: argparse.Namespace, *, classifier: bool = False) -> App | None:
+    """The config and the App; with `classifier`, the App reads with the configured classifier (the daemon)."""
     config = load(args)
-    return None if config is None else open_app(config, classifier=classifier)
+    if config is None:
+        return None
+    reader = configured_classifier(config) if classifier else classify
+    return None if reader is None else open_app(config, reader)
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,8 +19,8 @@ from typing import TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import utcnow
-from monitor.commands._app import load
-from monitor.config import Config, ConfigError
+from monitor.commands._app import configured_classifier, load
+from monitor.config import Config
 from monitor.db.session import Database
 from monitor.domain import Alert
 from monitor.replay import ReplayInputError, open_scratch_db, read_items, write_alerts
@@ -66,12 +66,9 @@ def replay(args: argparse.Namespace) -> int:
         print(err, file=sys.stderr)
         return 1
     from monitor.classify import warm
-    from monitor.pipeline import classifier_for
 
-    try:
-        classify = classifier_for(config)
-    except ConfigError as err:
-        print(*err.errors, sep="\n", file=sys.stderr)
+    classify = configured_classifier(config)
+    if classify is None:
         return 1
     warm()
     with ExitStack() as stack:
